@@ -1,0 +1,30 @@
+"""Run events: how a run tells the terminal, an API job or a web page what is happening."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hpopt.spec import EpochRecord
+
+
+class RunListener:
+    """Receives run events; every method is optional (override what you need).
+
+    The CLI prints them, the API's job process forwards them to WebSocket subscribers.
+    Listeners must be quick: they run on the training thread.
+    """
+
+    def on_run_started(self, info: dict[str, Any]) -> None:
+        """info: run_name, run_dir, dataset summary, trials to run, trials already done."""
+
+    def on_trial_started(self, number: int, params: dict[str, Any]) -> None:
+        """A trial's hyperparameters were sampled and training starts."""
+
+    def on_epoch(self, number: int, record: EpochRecord) -> None:
+        """Trial ``number`` finished an epoch (metrics and live health)."""
+
+    def on_trial_finished(self, row: dict[str, Any]) -> None:
+        """A trial ended (complete, pruned or failed); row is its summary.json entry."""
+
+    def on_run_finished(self, summary: dict[str, Any]) -> None:
+        """The run folder is written; summary is summary.json's content."""

@@ -1,0 +1,90 @@
+"""Build a compiled Keras model from a TrialSpec.
+
+Layer names are stable (``conv_1``, ``conv_1_act``, ``dense_1_act``, ``lstm``, ``output``)
+because the health recorder and the per-trial plots find layers by name.
+"""
+
+from __future__ import annotations
+
+import keras
+
+from hpopt.spec import CNNArchitecture, DataShape, LSTMArchitecture, TrialSpec
+
+ACTIVATION_NAMES = {"relu": "relu", "leaky_relu": "leaky_relu", "swish": "silu"}
+
+
+def build_model(spec: TrialSpec) -> keras.Model:
+    """A compiled model for the spec's architecture and data shape."""
+    arch = spec.architecture
+    if isinstance(arch, CNNArchitecture):
+        model = _build_cnn(arch, spec.data)
+    else:
+        model = _build_lstm(arch, spec.data)
+    model.compile(
+        optimizer=_optimizer(arch.optimizer, arch.learning_rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model
+
+
+def _optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimizer:
+    if name == "adam":
+        return keras.optimizers.Adam(learning_rate=learning_rate)
+    if name == "rmsprop":
+        return keras.optimizers.RMSprop(learning_rate=learning_rate)
+    return keras.optimizers.SGD(learning_rate=learning_rate, momentum=0.9, nesterov=True)
+
+
+def _build_cnn(arch: CNNArchitecture, data: DataShape) -> keras.Model:
+    activation = ACTIVATION_NAMES[arch.activation]
+    inputs = keras.Input(shape=data.input_shape, name="image")
+    x = keras.layers.Rescaling(1.0 / 255.0, name="rescale")(inputs)
+    height, width = data.input_shape[0], data.input_shape[1]
+    for i in range(1, arch.conv_layers + 1):
+        x = keras.layers.Conv2D(
+            arch.filters * 2 ** (i - 1),
+            arch.kernel_size,
+            padding="same",
+            kernel_initializer=arch.kernel_initializer,
+            use_bias=not arch.batch_norm,
+            name=f"conv_{i}",
+        )(x)
+        if arch.batch_norm:
+            x = keras.layers.BatchNormalization(name=f"conv_{i}_bn")(x)
+        x = keras.layers.Activation(activation, name=f"conv_{i}_act")(x)
+        if min(height, width) >= 4:  # pool while the feature map is big enough to halve
+            x = keras.layers.MaxPooling2D(2, name=f"conv_{i}_pool")(x)
+            height, width = height // 2, width // 2
+    if arch.pooling == "flatten":
+        x = keras.layers.Flatten(name="flatten")(x)
+    else:
+        x = keras.layers.GlobalAveragePooling2D(name="global_pool")(x)
+    x = _dense_head(x, arch.hidden_layers, arch.hidden_units, arch.hidden_shrink, activation,
+                    arch.kernel_initializer, arch.dropout)
+    outputs = keras.layers.Dense(data.num_classes, activation="softmax", name="output")(x)
+    return keras.Model(inputs, outputs, name="cnn")
+
+
+def _build_lstm(arch: LSTMArchitecture, data: DataShape) -> keras.Model:
+    if data.vocab_size is None:
+        raise ValueError("an LSTM needs the vocabulary size of the text data")
+    inputs = keras.Input(shape=data.input_shape, dtype="int32", name="tokens")
+    x = keras.layers.Embedding(data.vocab_size, arch.embedding_dim, name="embedding")(inputs)
+    lstm = keras.layers.LSTM(arch.lstm_units, dropout=arch.dropout, name="lstm")
+    if arch.bidirectional:
+        lstm = keras.layers.Bidirectional(lstm, name="bilstm")
+    x = lstm(x)
+    x = _dense_head(x, 1, arch.hidden_units, 1.0, "relu", "glorot_uniform", arch.dropout)
+    outputs = keras.layers.Dense(data.num_classes, activation="softmax", name="output")(x)
+    return keras.Model(inputs, outputs, name="lstm_classifier")
+
+
+def _dense_head(x, layers: int, units: int, shrink: float, activation: str, initializer: str, dropout: float):
+    for i in range(1, layers + 1):
+        width = max(8, int(round(units * shrink ** (i - 1))))
+        x = keras.layers.Dense(width, kernel_initializer=initializer, name=f"dense_{i}")(x)
+        x = keras.layers.Activation(activation, name=f"dense_{i}_act")(x)
+        if dropout > 0:
+            x = keras.layers.Dropout(dropout, name=f"dense_{i}_dropout")(x)
+    return x

@@ -1,0 +1,98 @@
+"""report.md: the page a person reads first (best result, trials table, plots with a line each)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+PLOT_READINGS = {
+    "optimization_history": "Each dot is a trial; the line is the best value so far. A flat line at the end means more trials would likely not help.",
+    "param_importances": "How much each hyperparameter explained the objective; tune the top ones first.",
+    "intermediate_values": "Validation accuracy per epoch; orange lines are trials the pruner stopped early.",
+    "health_vs_accuracy": "Top right is best: accurate and healthy. A model high but far left is accurate yet unhealthy.",
+    "training_curves": "Train vs validation; a red dashed line marks where validation loss started to rise (overfitting).",
+    "gradient_flow": "Gradient norm per layer; values near 1e-7 mean vanishing gradients, above 1e3 exploding.",
+    "weight_distributions": "Weights should stay centred and spread; a spike at zero or huge tails signal trouble.",
+    "dead_neurons": "Share of units whose output never varies; red bars (over half dead) waste capacity.",
+    "confusion_matrix": "Rows are true classes, columns predictions; off-diagonal cells are the mistakes.",
+    "activation_maps": "What the first conv layer's filters respond to in a few test images.",
+}
+
+
+def _fmt(value: Any, digits: int = 4) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    if isinstance(value, list):
+        return ", ".join(_fmt(v, digits) for v in value)
+    return str(value)
+
+
+def _image(run_dir: Path, name: str, path: Path) -> list[str]:
+    return [f"![{name}]({path.relative_to(run_dir).as_posix()})", "", f"*{PLOT_READINGS.get(name, '')}*", ""]
+
+
+def write_report(run_dir: Path, summary: dict[str, Any], plots: dict[str, Any]) -> Path:
+    lines = [f"# Optimization report: {summary['run_name']}", ""]
+    lines += [
+        f"Dataset **{summary['dataset']}** ({summary['data'].get('modality')}, "
+        f"{summary['data'].get('n_train')} train / {summary['data'].get('n_val')} validation / "
+        f"{summary['data'].get('n_test')} test samples), mode **{summary['mode']}**, "
+        f"objective **{summary['optimize_for']}**.",
+        "",
+        f"{summary['n_trials']} trials: {summary['n_complete']} complete, {summary['n_pruned']} pruned, "
+        f"{summary['n_failed']} failed, in {summary['wall_s']:.0f} s.",
+        "",
+        "## Best result",
+        "",
+    ]
+    best = summary.get("best_trial")
+    if best:
+        lines += [
+            f"Trial **{best['number']}**: value {_fmt(best['value'])}, validation accuracy "
+            f"{_fmt(best['val_accuracy'])}, test accuracy {_fmt(summary.get('test_accuracy'))}, "
+            f"overall health {_fmt((best.get('health') or {}).get('overall_health'))}, "
+            f"{best.get('param_count')} parameters, {best.get('epochs_run')} epochs.",
+            "",
+            "| hyperparameter | value |", "|---|---|",
+            *[f"| {k} | {_fmt(v, 6)} |" for k, v in best["params"].items()],
+            "",
+            "The model is `best_model.keras` (`keras.saving.load_model`), its hyperparameters "
+            "`best_hyperparameters.yaml`.",
+            "",
+        ]
+    else:
+        lines += ["No trial completed.", ""]
+    if summary.get("pareto_front"):
+        lines += ["## Pareto front (val_accuracy vs overall_health)", "", "| trial | val_accuracy | overall_health |",
+                  "|---|---|---|"]
+        lines += [f"| {p['number']} | {_fmt(p['val_accuracy'])} | {_fmt(p['overall_health'])} |"
+                  for p in summary["pareto_front"]]
+        lines.append("")
+    lines += ["## Trials", "", "| # | state | value | val_accuracy | health | epochs | seconds | where |",
+              "|---|---|---|---|---|---|---|---|"]
+    for t in summary["trials"]:
+        lines.append(
+            f"| {t['number']} | {t['state']} | {_fmt(t['value'])} | {_fmt(t['val_accuracy'])} | "
+            f"{_fmt((t.get('health') or {}).get('overall_health'), 3)} | {t['epochs_run']} | "
+            f"{_fmt(t['duration_s'], 1)} | {t['execution']} |")
+    lines.append("")
+    if plots.get("study"):
+        lines += ["## Study plots", ""]
+        for name, path in plots["study"].items():
+            lines += [f"### {name.replace('_', ' ').capitalize()}", ""] + _image(run_dir, name, path)
+    best_number = best["number"] if best else None
+    if best_number in plots.get("trials", {}):
+        lines += [f"## Best trial ({best_number}) in detail", ""]
+        for name, path in plots["trials"][best_number].items():
+            lines += [f"### {name.replace('_', ' ').capitalize()}", ""] + _image(run_dir, name, path)
+    others = [n for n in plots.get("trials", {}) if n != best_number]
+    if others:
+        lines += ["## Other trials", ""]
+        lines += [f"- trial {n}: " + ", ".join(f"[{name}]({path.relative_to(run_dir).as_posix()})"
+                                                 for name, path in plots["trials"][n].items()) for n in others]
+        lines.append("")
+    path = run_dir / "report.md"
+    path.write_text("\n".join(lines))
+    return path

@@ -1,0 +1,170 @@
+"""The results folder: summary.json, trials.csv, best model, hyperparameters, plots, report.
+
+Layout and field names are a contract (DESIGN.md "Results folder"): tests, the API and
+users read them.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Optional
+
+import optuna
+import yaml
+from optuna.trial import FrozenTrial, TrialState
+
+from hpopt.jsonutil import to_jsonable, write_json
+from hpopt.trial_objective import TRIAL_MODELS_DIR
+
+if TYPE_CHECKING:
+    from hpopt.config import OptimizationConfig
+
+logger = logging.getLogger(__name__)
+
+STATE_NAMES = {
+    TrialState.COMPLETE: "complete",
+    TrialState.PRUNED: "pruned",
+    TrialState.FAIL: "failed",
+    TrialState.RUNNING: "running",
+    TrialState.WAITING: "waiting",
+}
+CSV_FIELDS = ("number", "state", "value", "val_accuracy", "overall_health", "epochs_run", "duration_s",
+              "param_count", "execution", "worker", "started_at", "finished_at")
+
+
+def _iso(value: Any) -> Optional[str]:
+    return value.isoformat(timespec="seconds") + "Z" if value is not None and value.tzinfo is None else (
+        value.isoformat(timespec="seconds") if value is not None else None)
+
+
+def trial_row(trial: FrozenTrial) -> dict[str, Any]:
+    """One trial as summary.json lists it."""
+    attrs = trial.user_attrs
+    values = trial.values
+    return to_jsonable({
+        "number": trial.number,
+        "state": STATE_NAMES.get(trial.state, trial.state.name.lower()),
+        "value": (values[0] if len(values) == 1 else list(values)) if values else None,
+        "val_accuracy": attrs.get("val_accuracy"),
+        "params": dict(trial.params),
+        "health": attrs.get("health", {}),
+        "score": attrs.get("score"),
+        "epochs_run": attrs.get("epochs_run", 0),
+        "best_epoch": attrs.get("best_epoch"),
+        "param_count": attrs.get("param_count"),
+        "started_at": attrs.get("started_at") or _iso(trial.datetime_start),
+        "finished_at": attrs.get("finished_at") or _iso(trial.datetime_complete),
+        "duration_s": attrs.get("duration_s"),
+        "train_seconds": attrs.get("train_seconds"),
+        "health_seconds": attrs.get("health_seconds"),
+        "execution": attrs.get("execution", "local"),
+        "worker": attrs.get("worker"),
+        "failure": attrs.get("failure"),
+        "interrupted": bool(attrs.get("interrupted", False)),
+        "history": attrs.get("history", []),
+    })
+
+
+def best_trials(study: optuna.Study) -> list[FrozenTrial]:
+    """The best trial (single objective) or the Pareto front (multi-objective)."""
+    complete = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))]
+    if not complete:
+        return []
+    if len(study.directions) > 1:
+        return sorted(study.best_trials, key=lambda t: -t.values[0])
+    return [study.best_trial]
+
+
+def write_trials_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    param_names = sorted({name for row in rows for name in row["params"]})
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow([*CSV_FIELDS, *param_names])
+        for row in rows:
+            base = [row.get(f) if f != "overall_health" else (row["health"] or {}).get("overall_health") for f in CSV_FIELDS]
+            writer.writerow([*base, *(row["params"].get(p) for p in param_names)])
+
+
+def place_best_model(run_dir: Path, best_number: Optional[int], keep: set[int]) -> Optional[Path]:
+    """Move the best trial's own trained model to best_model.keras; drop models no longer needed.
+
+    A resumed run whose best trial is still the one from an earlier session keeps the
+    best_model.keras that session wrote (its summary.json names the trial).
+    """
+    models_dir = run_dir / TRIAL_MODELS_DIR
+    target = run_dir / "best_model.keras"
+    if best_number is None:
+        return None
+    source = models_dir / f"trial_{best_number}.keras"
+    if source.exists():
+        shutil.copyfile(source, target)
+    elif not (target.exists() and _previous_best_number(run_dir) == best_number):
+        logger.warning("the model of the best trial (%d) is not in %s; best_model.keras not written",
+                       best_number, models_dir)
+        return None
+    if models_dir.exists():
+        for path in models_dir.glob("trial_*.keras"):
+            if int(path.stem.split("_")[1]) not in keep - {best_number}:
+                path.unlink()
+        if not any(models_dir.iterdir()):
+            models_dir.rmdir()
+    return target
+
+
+def _previous_best_number(run_dir: Path) -> Optional[int]:
+    try:
+        return json.loads((run_dir / "summary.json").read_text())["best_trial"]["number"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def write_hyperparameters(path: Path, trial: FrozenTrial, config: "OptimizationConfig") -> None:
+    content = {
+        "trial": trial.number,
+        "value": trial.values[0] if len(trial.values) == 1 else list(trial.values),
+        "val_accuracy": trial.user_attrs.get("val_accuracy"),
+        "dataset": config.dataset,
+        "hyperparameters": dict(trial.params),
+    }
+    path.write_text(yaml.safe_dump(to_jsonable(content), sort_keys=False))
+
+
+def build_summary(*, run_name: str, config: "OptimizationConfig", study: optuna.Study, rows: list[dict],
+                  wall_s: float, best: list[FrozenTrial], test_metrics: Optional[dict], dataset_summary: dict,
+                  interrupted: bool) -> dict[str, Any]:
+    states = [row["state"] for row in rows]
+    best_row = next((row for row in rows if best and row["number"] == best[0].number), None)
+    summary: dict[str, Any] = {
+        "run_name": run_name,
+        "dataset": config.dataset,
+        "mode": config.mode,
+        "optimize_for": config.optimize_for,
+        "config": config.to_dict(),
+        "study_name": study.study_name,
+        "directions": [d.name.lower() for d in study.directions],
+        "data": dataset_summary,
+        "n_trials": len(rows),
+        "n_complete": states.count("complete"),
+        "n_pruned": states.count("pruned"),
+        "n_failed": states.count("failed"),
+        "wall_s": round(wall_s, 3),
+        "interrupted": interrupted,
+        "best_trial": dict(best_row, **(test_metrics or {})) if best_row else None,
+        "test_accuracy": (test_metrics or {}).get("test_accuracy"),
+        "trials": rows,
+    }
+    if len(study.directions) > 1:
+        summary["pareto_front"] = [
+            {"number": t.number, "val_accuracy": t.values[0], "overall_health": t.values[1], "params": t.params}
+            for t in best
+        ]
+    return summary
+
+
+def write_summary(run_dir: Path, summary: dict[str, Any]) -> None:
+    write_json(run_dir / "summary.json", summary)
+    write_trials_csv(run_dir / "trials.csv", summary["trials"])

@@ -1,0 +1,157 @@
+"""One optimization run, end to end: data, study, trials, results folder.
+
+The CLI and the API's job processes call ``run_optimization``; it is the only place that
+wires datasets, the study, an executor and the results writer together.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Optional
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import optuna  # noqa: E402
+
+from hpopt.datasets import load_dataset  # noqa: E402
+from hpopt.events import RunListener  # noqa: E402
+from hpopt.results import best_trials, build_summary, place_best_model, trial_row, write_hyperparameters, write_summary  # noqa: E402
+from hpopt.spec import DataShape  # noqa: E402
+from hpopt.study import counted_trials, open_study  # noqa: E402
+from hpopt.trial_objective import TrialFailed, TrialObjective  # noqa: E402
+
+if TYPE_CHECKING:
+    from hpopt.config import OptimizationConfig
+
+logger = logging.getLogger(__name__)
+
+
+class NoCompleteTrialsError(RuntimeError):
+    """Every trial failed or was pruned: there is no model to report."""
+
+    exit_code = 1
+
+
+def run_dir_for(config: "OptimizationConfig") -> Path:
+    return Path(config.results_dir).expanduser().resolve() / config.resolved_run_name()
+
+
+def load_run_data(config: "OptimizationConfig"):
+    """The dataset with its splits, as configured."""
+    return load_dataset(
+        config.dataset,
+        data_dir=config.data_dir,
+        validation_split=config.validation_split,
+        test_size=config.test_size,
+        seed=config.random_seed,
+        sequence_length=config.sequence_length,
+        vocab_size=config.vocab_size,
+        image_size=config.image_size,
+    )
+
+
+def data_shape(dataset: Any) -> DataShape:
+    return DataShape(
+        modality=dataset.modality,
+        input_shape=tuple(int(d) for d in dataset.input_shape),
+        num_classes=dataset.num_classes,
+        vocab_size=dataset.vocab_size,
+    )
+
+
+def make_executor(config: "OptimizationConfig"):
+    """Local training; the GPU proxy executor when use_gpu_proxy is set."""
+    if config.use_gpu_proxy:
+        from hpopt.executors.gpu_proxy import make_gpu_proxy_executor
+
+        return make_gpu_proxy_executor(config)
+    from hpopt.executors.local import LocalExecutor
+
+    return LocalExecutor()
+
+
+def _route_optuna_logs() -> None:
+    optuna.logging.disable_default_handler()
+    optuna.logging.enable_propagation()
+
+
+def run_optimization(config: "OptimizationConfig", listener: Optional[RunListener] = None) -> Path:
+    """Run (or resume) the study the config describes and write its results folder.
+
+    Raises KeyboardInterrupt after writing the results of finished trials when the user
+    presses Ctrl-C, and NoCompleteTrialsError when no trial completed.
+    """
+    listener = listener or RunListener()
+    _route_optuna_logs()
+    run_name = config.resolved_run_name()
+    run_dir = run_dir_for(config)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    dataset = load_run_data(config)
+    shape = data_shape(dataset)
+    study = open_study(config, config.study_name or run_name)
+    already = counted_trials(study)
+    remaining = max(0, config.trials - already)
+    executor = make_executor(config)
+    objective = TrialObjective(config, dataset, shape, executor, run_dir, listener)
+    listener.on_run_started({
+        "run_name": run_name, "run_dir": str(run_dir), "data": dataset.summary(),
+        "trials": remaining, "already_done": already, "execution": executor.name,
+    })
+    logger.info("run %s: %d trials to run (%d already done) on %s", run_name, remaining, already, dataset.summary())
+
+    def notify(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        listener.on_trial_finished(trial_row(trial))
+
+    started = time.perf_counter()
+    interrupted = False
+    try:
+        if remaining:
+            study.optimize(
+                objective,
+                n_trials=remaining,
+                timeout=config.timeout_hours * 3600 if config.timeout_hours else None,
+                catch=(TrialFailed,),
+                callbacks=[notify],
+            )
+    except KeyboardInterrupt:
+        interrupted = True
+        logger.warning("interrupted: writing the results of the finished trials")
+    summary = finalize_run(config, study, dataset, run_dir, time.perf_counter() - started, interrupted)
+    listener.on_run_finished(summary)
+    if interrupted:
+        raise KeyboardInterrupt
+    if summary["n_complete"] == 0:
+        failures = [t["failure"] for t in summary["trials"] if t.get("failure")]
+        hint = f"; first failure: {failures[0]}" if failures else ""
+        raise NoCompleteTrialsError(f"no trial completed ({summary['n_trials']} trials){hint}; see {run_dir}")
+    return run_dir
+
+
+def finalize_run(config: "OptimizationConfig", study: optuna.Study, dataset: Any, run_dir: Path,
+                 wall_s: float, interrupted: bool) -> dict[str, Any]:
+    """Write summary.json, trials.csv, the best model and its test accuracy, plots and report."""
+    from hpopt.evaluation import evaluate_on_test
+    from hpopt.plots import write_plots
+    from hpopt.report import write_report
+
+    rows = [trial_row(t) for t in study.get_trials(deepcopy=False)]
+    best = best_trials(study)
+    best_number = best[0].number if best else None
+    model_path = None
+    if config.save_best_model:
+        model_path = place_best_model(run_dir, best_number, keep={t.number for t in best})
+    if best:
+        write_hyperparameters(run_dir / "best_hyperparameters.yaml", best[0], config)
+    evaluation = evaluate_on_test(model_path, dataset) if model_path else None
+    test_metrics = {k: v for k, v in (evaluation or {}).items() if k in ("test_accuracy", "test_loss")}
+    summary = build_summary(
+        run_name=run_dir.name, config=config, study=study, rows=rows, wall_s=wall_s, best=best,
+        test_metrics=test_metrics, dataset_summary=dataset.summary(), interrupted=interrupted,
+    )
+    write_summary(run_dir, summary)
+    plots = write_plots(run_dir, study, summary, config.plot_generation, evaluation, dataset)
+    write_report(run_dir, summary, plots)
+    return summary

@@ -1,0 +1,124 @@
+"""TrialSpec and TrialResult: the declarative contract shared by every execution path.
+
+A TrialSpec is plain data (JSON serializable, never code): it is what the CLI, the API's
+job processes and the GPU worker hand to ``run_trial``. Same spec + same data + same seed
+gives the same result wherever it runs.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Activation = Literal["relu", "leaky_relu", "swish"]
+Optimizer = Literal["adam", "rmsprop", "sgd"]
+Initializer = Literal["glorot_uniform", "he_normal", "lecun_normal"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CNNArchitecture(_Strict):
+    """Hyperparameters of a CNN; every field changes the built model or its training."""
+
+    kind: Literal["cnn"] = "cnn"
+    conv_layers: int = Field(ge=1, le=4)
+    filters: int = Field(ge=4, le=256, description="filters of the first conv layer; doubled per layer")
+    kernel_size: Literal[3, 5]
+    activation: Activation = "relu"
+    kernel_initializer: Initializer = "glorot_uniform"
+    batch_norm: bool = False
+    pooling: Literal["flatten", "global_avg"] = "global_avg"
+    hidden_layers: int = Field(ge=1, le=4)
+    hidden_units: int = Field(ge=8, le=2048, description="width of the first dense layer")
+    hidden_shrink: float = Field(ge=0.25, le=1.0, description="width ratio of each next dense layer")
+    dropout: float = Field(ge=0.0, le=0.8)
+    optimizer: Optimizer = "adam"
+    learning_rate: float = Field(gt=0.0, le=1.0)
+    batch_size: int = Field(ge=1, le=4096)
+
+
+class LSTMArchitecture(_Strict):
+    """Hyperparameters of an (optionally bidirectional) LSTM text classifier."""
+
+    kind: Literal["lstm"] = "lstm"
+    embedding_dim: int = Field(ge=4, le=1024)
+    lstm_units: int = Field(ge=4, le=1024)
+    bidirectional: bool = False
+    hidden_units: int = Field(ge=8, le=2048)
+    dropout: float = Field(ge=0.0, le=0.8)
+    optimizer: Optimizer = "adam"
+    learning_rate: float = Field(gt=0.0, le=1.0)
+    batch_size: int = Field(ge=1, le=4096)
+
+
+Architecture = Annotated[Union[CNNArchitecture, LSTMArchitecture], Field(discriminator="kind")]
+
+
+class DataShape(_Strict):
+    """What the model builder needs to know about the data, and nothing more."""
+
+    modality: Literal["image", "text"]
+    input_shape: tuple[int, ...]
+    num_classes: int = Field(ge=2)
+    vocab_size: Optional[int] = Field(default=None, ge=2, description="text: token ids are < vocab_size")
+
+
+class HealthOptions(_Strict):
+    """Which health statistics run_trial records, and how often."""
+
+    enabled: bool = True
+    frequency: int = Field(default=1, ge=1, description="record every N epochs")
+    sample_size: int = Field(default=256, ge=8, le=4096, description="probe batch size")
+
+
+class TrialSpec(_Strict):
+    """Everything one trial needs to train, reproducibly, anywhere."""
+
+    architecture: Architecture
+    data: DataShape
+    epochs: int = Field(ge=1, le=1000)
+    seed: int = Field(ge=0)
+    early_stopping_patience: Optional[int] = Field(default=None, ge=1)
+    health: HealthOptions = HealthOptions()
+
+
+class EpochRecord(BaseModel):
+    """One epoch's metrics, streamed to the reporter while a trial runs."""
+
+    model_config = ConfigDict(extra="allow")
+
+    epoch: int  # 1-based
+    loss: float
+    accuracy: float
+    val_loss: float
+    val_accuracy: float
+    seconds: float
+    health: dict[str, Any] = Field(default_factory=dict)
+
+
+class TrialResult(BaseModel):
+    """What a finished (or pruned) trial returns to the study."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    history: list[EpochRecord]
+    status: Literal["complete", "pruned", "failed"]
+    val_accuracy: float  # of the returned weights (the best epoch)
+    best_epoch: int
+    param_count: int
+    train_seconds: float
+    health_seconds: float = 0.0  # part of train_seconds spent recording health
+    inference_samples_per_s: float = 0.0
+    health: dict[str, Any] = Field(default_factory=dict)
+    snapshots: list[dict[str, Any]] = Field(default_factory=list)  # raw health statistics per epoch
+    execution: Literal["local", "gpu_proxy"] = "local"
+    worker: str = ""
+    failure: Optional[str] = None
+    model: Any = Field(default=None, exclude=True)  # the trained Keras model, local only
+
+    @property
+    def epochs_run(self) -> int:
+        return len(self.history)

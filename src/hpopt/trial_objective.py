@@ -1,0 +1,149 @@
+"""The Optuna objective: sample a spec, run it on an executor, score it, keep its artifacts."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Optional, Union
+
+import optuna
+
+from hpopt.events import RunListener
+from hpopt.jsonutil import write_json
+from hpopt.objectives import score_breakdown, trial_value
+from hpopt.search_space import suggest_trial_spec
+from hpopt.spec import DataShape, EpochRecord
+from hpopt.study import INTERRUPTED_ATTR
+
+if TYPE_CHECKING:
+    from hpopt.config import OptimizationConfig
+    from hpopt.executors import Executor
+    from hpopt.training import TrainingData
+
+logger = logging.getLogger(__name__)
+
+TRIAL_MODELS_DIR = "trial_models"
+TRIAL_DETAILS_DIR = "trials"
+
+
+class TrialFailed(Exception):
+    """A trial that diverged or crashed: recorded as FAIL, the study goes on."""
+
+
+class OptunaReporter:
+    """Forwards epochs to listeners and to Optuna's pruner (locally, or replayed from a worker)."""
+
+    def __init__(self, trial: optuna.Trial, listener: RunListener, prune: bool) -> None:
+        self.trial = trial
+        self.listener = listener
+        self.prune = prune
+
+    def report(self, record: EpochRecord) -> None:
+        self.listener.on_epoch(self.trial.number, record)
+        if self.prune:
+            self.trial.report(record.val_accuracy, record.epoch)
+            if self.trial.should_prune():
+                raise optuna.TrialPruned(f"pruned at epoch {record.epoch}")
+
+
+def pruning_applies(config: "OptimizationConfig") -> bool:
+    """Pruning compares per-epoch val_accuracy, so the study must maximize an accuracy-like value."""
+    if config.pruner == "none" or config.mode == "pareto":
+        return False
+    return config.mode == "health" or config.optimize_for in ("val_accuracy", "accuracy")
+
+
+def _utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+class TrialObjective:
+    """Callable passed to ``study.optimize``; one instance per run."""
+
+    def __init__(self, config: "OptimizationConfig", data: "TrainingData", data_shape: DataShape,
+                 executor: "Executor", run_dir: Path, listener: Optional[RunListener] = None) -> None:
+        self.config = config
+        self.data = data
+        self.data_shape = data_shape
+        self.executor = executor
+        self.run_dir = run_dir
+        self.listener = listener or RunListener()
+        self.prune = pruning_applies(config)
+
+    def __call__(self, trial: optuna.Trial) -> Union[float, tuple[float, float]]:
+        spec = suggest_trial_spec(trial, self.config, self.data_shape)
+        trial.set_user_attr("started_at", _utc_now())
+        self.listener.on_trial_started(trial.number, dict(trial.params))
+        started = time.perf_counter()
+        try:
+            result = self.executor.run(spec, self.data, OptunaReporter(trial, self.listener, self.prune))
+        except KeyboardInterrupt:
+            trial.set_user_attr(INTERRUPTED_ATTR, True)
+            trial.set_user_attr("finished_at", _utc_now())
+            raise
+        except Exception as error:  # a crashing trial (OOM, bad shapes) must not end the study
+            logger.exception("trial %d crashed", trial.number)
+            self._record(trial, None, started, failure=f"{type(error).__name__}: {error}")
+            raise TrialFailed(f"{type(error).__name__}: {error}") from error
+        self._record(trial, result, started, failure=result.failure)
+        self._write_details(trial.number, spec.model_dump(mode="json"), result)
+        if result.status == "pruned":
+            raise optuna.TrialPruned(f"pruned after epoch {result.epochs_run}")
+        if result.status == "failed":
+            raise TrialFailed(result.failure or "trial failed")
+        value = trial_value(self.config.mode, self.config.optimize_for, self.config.health_weight, result)
+        trial.set_user_attr("score", score_breakdown(self.config.optimize_for, self.config.health_weight, result))
+        if self.config.save_best_model and result.model is not None and self._is_best_so_far(trial.study, value):
+            path = self.run_dir / TRIAL_MODELS_DIR / f"trial_{trial.number}.keras"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            result.model.save(path)
+        return value
+
+    def _record(self, trial: optuna.Trial, result: Any, started: float, failure: Optional[str]) -> None:
+        trial.set_user_attr("finished_at", _utc_now())
+        trial.set_user_attr("duration_s", round(time.perf_counter() - started, 3))
+        if failure:
+            trial.set_user_attr("failure", failure)
+        if result is None:
+            trial.set_user_attr("execution", getattr(self.executor, "name", "local"))
+            return
+        health = {k: v for k, v in result.health.items() if k != "per_layer"}
+        attrs = {
+            "val_accuracy": result.val_accuracy,
+            "best_epoch": result.best_epoch,
+            "epochs_run": result.epochs_run,
+            "param_count": result.param_count,
+            "train_seconds": round(result.train_seconds, 3),
+            "health_seconds": round(result.health_seconds, 3),
+            "inference_samples_per_s": round(result.inference_samples_per_s, 1),
+            "health": health,
+            "history": [r.model_dump(exclude={"health"}) for r in result.history],
+            "execution": result.execution,
+            "worker": result.worker,
+        }
+        for key, value in attrs.items():
+            trial.set_user_attr(key, value)
+
+    def _write_details(self, number: int, spec: dict[str, Any], result: Any) -> None:
+        """Full per-trial record (raw health snapshots included) for per-trial plots."""
+        details = {
+            "number": number,
+            "spec": spec,
+            "status": result.status,
+            "history": [r.model_dump() for r in result.history],
+            "health": result.health,
+            "snapshots": result.snapshots,
+        }
+        write_json(self.run_dir / TRIAL_DETAILS_DIR / f"trial_{number}.json", details)
+
+    def _is_best_so_far(self, study: optuna.Study, value: Union[float, tuple]) -> bool:
+        if self.config.mode == "pareto":
+            return True  # the front can change with any trial; the runner keeps the front's models
+        try:
+            best = study.best_value
+        except ValueError:
+            return True
+        return value > best if study.direction == optuna.study.StudyDirection.MAXIMIZE else value < best
+

@@ -1,0 +1,98 @@
+"""run_trial: pruning, early stopping, NaN handling, best weights, determinism, memory."""
+
+from __future__ import annotations
+
+import gc
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import optuna
+import pytest
+
+from hpopt.spec import CNNArchitecture, DataShape, TrialSpec
+from hpopt.training import run_trial
+
+SHAPE = DataShape(modality="image", input_shape=(8, 8, 1), num_classes=10)
+
+
+def _spec(**overrides) -> TrialSpec:
+    arch = dict(conv_layers=1, filters=8, kernel_size=3, hidden_layers=1, hidden_units=16, hidden_shrink=1.0,
+                dropout=0.0, learning_rate=3e-3, batch_size=64)
+    spec = dict(epochs=3, seed=7)
+    for key, value in overrides.items():
+        (arch if key in CNNArchitecture.model_fields else spec)[key] = value
+    return TrialSpec(architecture=CNNArchitecture(**arch), data=SHAPE, **spec)
+
+
+class RecordingReporter:
+    def __init__(self, prune_at: int | None = None) -> None:
+        self.epochs: list[int] = []
+        self.prune_at = prune_at
+
+    def report(self, record) -> None:
+        self.epochs.append(record.epoch)
+        if record.epoch == self.prune_at:
+            raise optuna.TrialPruned()
+
+
+def test_reporter_gets_every_epoch_and_pruning_stops_training(digits):
+    reporter = RecordingReporter(prune_at=2)
+    result = run_trial(_spec(epochs=5), digits, reporter)
+    assert result.status == "pruned"
+    assert reporter.epochs == [1, 2]
+    assert result.epochs_run == 2
+    assert result.model is None
+
+
+def test_complete_trial_keeps_best_epoch_weights(digits):
+    result = run_trial(_spec(epochs=3, early_stopping_patience=None), digits, RecordingReporter())
+    assert result.status == "complete"
+    assert result.val_accuracy == pytest.approx(max(r.val_accuracy for r in result.history))
+    _, accuracy = result.model.evaluate(digits.x_val.astype("float32"), digits.y_val, verbose=0)
+    assert accuracy == pytest.approx(result.val_accuracy, abs=1e-6)
+
+
+def test_early_stopping_stops_when_validation_stops_improving(digits):
+    # A vanishing learning rate leaves predictions unchanged: no improvement after epoch 1.
+    result = run_trial(_spec(epochs=6, learning_rate=1e-12, early_stopping_patience=2), digits)
+    assert result.epochs_run == 3
+    assert result.best_epoch == 1
+
+
+def test_nan_loss_fails_the_trial_without_raising(digits):
+    # Huge inputs with a learning rate of 1.0 overflow to inf/NaN within the first batches.
+    x_train = np.full(digits.x_train.shape, 1e30, dtype="float32")
+    data = SimpleNamespace(x_train=x_train, y_train=digits.y_train, x_val=digits.x_val, y_val=digits.y_val)
+    result = run_trial(_spec(epochs=3, optimizer="sgd", learning_rate=1.0), data)
+    assert result.status == "failed"
+    assert "non-finite" in result.failure
+    assert result.epochs_run <= 1
+
+
+def test_same_spec_and_seed_give_the_same_history(digits):
+    first = run_trial(_spec(epochs=2), digits)
+    second = run_trial(_spec(epochs=2), digits)
+    for a, b in zip(first.history, second.history):
+        assert a.val_accuracy == pytest.approx(b.val_accuracy, abs=1e-6)
+        assert a.loss == pytest.approx(b.loss, rel=1e-5)
+
+
+def _rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    pytest.skip("no /proc/self/status on this platform")
+
+
+def test_memory_does_not_grow_trial_over_trial(digits):
+    """10 small trials after a warm-up: resident memory stays within a small bound."""
+    for seed in range(2):
+        run_trial(_spec(epochs=1, seed=seed), digits, keep_model=False)
+    gc.collect()
+    before = _rss_mb()
+    for seed in range(10):
+        run_trial(_spec(epochs=1, seed=100 + seed, conv_layers=1 + seed % 3), digits, keep_model=False)
+    gc.collect()
+    growth = _rss_mb() - before
+    assert growth < 120, f"RSS grew by {growth:.0f} MB over 10 trials"
