@@ -43,7 +43,8 @@ DEFAULTS = {
     "results_dir": "./optimization_results", "storage": None, "study_name": None, "workers": 1,
     "sampler": "tpe", "pruner": "median", "sequence_length": 200, "vocab_size": 10000,
     "image_size": None, "health_monitoring_frequency": 1, "health_analysis_sample_size": 256,
-    "log_level": "INFO",
+    "log_level": "DEBUG",
+    "warm_start": True,
 }
 
 

@@ -20,11 +20,12 @@ CNN_BASE = dict(hidden_layers=2, hidden_shrink=0.5, conv_layers=2, filters=16, k
                 dropout=0.1, optimizer="adam", learning_rate=1e-3, batch_size=32, epochs=2)
 CNN_ALTERNATIVES = dict(hidden_layers=3, hidden_shrink=1.0, conv_layers=3, filters=32, kernel_size=5,
                         activation="swish", kernel_initializer="he_normal", batch_norm=True, pooling="global_avg",
-                        hidden_units=128, dropout=0.3, optimizer="sgd", learning_rate=3e-3, batch_size=64, epochs=3)
+                        hidden_units=128, dropout=0.3, optimizer="rmsprop", learning_rate=3e-3, batch_size=64, epochs=3,
+                        sgd_learning_rate=0.05)
 LSTM_BASE = dict(embedding_dim=32, lstm_units=32, bidirectional=False, hidden_units=32, dropout=0.1,
                  optimizer="adam", learning_rate=1e-3, batch_size=16, epochs=2)
 LSTM_ALTERNATIVES = dict(embedding_dim=64, lstm_units=64, bidirectional=True, hidden_units=64, dropout=0.3,
-                         optimizer="rmsprop", learning_rate=3e-3, batch_size=32, epochs=3)
+                         optimizer="rmsprop", learning_rate=3e-3, batch_size=32, epochs=3, sgd_learning_rate=0.05)
 
 
 def _config(**overrides):
@@ -63,7 +64,12 @@ def _sampled_names(shape: DataShape) -> set[str]:
 def test_every_sampled_parameter_changes_model_or_training(shape, base, alternatives):
     assert _sampled_names(shape) == set(alternatives), "the test must cover every sampled parameter"
     reference = _fingerprint(base, shape)
+    sgd_reference = _fingerprint({**base, "optimizer": "sgd", "sgd_learning_rate": 0.01}, shape)
     for name, value in alternatives.items():
+        if name == "sgd_learning_rate":  # only sampled (and only used) with optimizer=sgd
+            changed = _fingerprint({**base, "optimizer": "sgd", name: value}, shape)
+            assert changed != sgd_reference, f"sampling {name}={value!r} did not change the optimizer"
+            continue
         changed = _fingerprint({**base, name: value}, shape)
         assert changed != reference, f"sampling {name}={value!r} did not change the model or its training"
 

@@ -32,7 +32,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     if "-h" in argv or "--help" in argv:
         from hpopt.cli_help import render_help
 
-        print(render_help())
+        try:
+            print(render_help(), flush=True)
+        except BrokenPipeError:  # `--help | head` closed the pipe: not an error
+            sys.stderr.close()
         return EXIT_OK
     if "--version" in argv:
         print(f"hpopt {__version__}")
@@ -57,9 +60,10 @@ def _run(config: OptimizationConfig, log_path: Optional[Path]) -> int:
     """Hand the config to the runner; map its outcome to an exit status."""
     logger.info("hpopt %s starting with %s", __version__, config.to_dict())
     try:
+        from hpopt.cli_progress import TerminalProgress
         from hpopt.runner import run_optimization  # lazy: TensorFlow and Optuna load here
 
-        run_dir = run_optimization(config)
+        run_dir = run_optimization(config, TerminalProgress())
     except KeyboardInterrupt:
         logger.info("interrupted by the user", extra={FILE_ONLY: True})
         print("interrupted", file=sys.stderr)
@@ -122,10 +126,10 @@ class _LoggingSetup:
             self.root.setLevel(logging.WARNING)
 
     def attach_file(self, config: OptimizationConfig) -> None:
-        """Full DEBUG detail to logs/optimization.log; log_level=DEBUG also shows it on screen."""
-        if config.log_level == "DEBUG":
-            self.console.setLevel(logging.DEBUG)
+        """Detail at log_level (DEBUG by default) to logs/optimization.log; the terminal keeps warnings."""
         self.root.setLevel(logging.DEBUG)
+        logging.captureWarnings(True)  # library UserWarnings go to the log file, not the terminal
+        self.console.addFilter(lambda record: record.name != "py.warnings")
         for name in _NOISY_LOGGERS:
             if logging.getLogger(name).level == logging.NOTSET:
                 logging.getLogger(name).setLevel(logging.INFO)
@@ -139,12 +143,13 @@ class _LoggingSetup:
                                       "%Y-%m-%dT%H:%M:%S")
         formatter.converter = time.gmtime
         handler.setFormatter(formatter)
-        handler.setLevel(logging.DEBUG)
+        handler.setLevel(getattr(logging, config.log_level))
         self.root.addHandler(handler)
         self.handlers.append(handler)
         self.log_path = LOG_FILE.resolve()
 
     def close(self) -> None:
+        logging.captureWarnings(False)
         for handler in self.handlers:
             self.root.removeHandler(handler)
             handler.close()

@@ -86,6 +86,9 @@ class OptimizationConfig(BaseModel):
     n_startup_trials: int = _f(5, "search", "trials before the sampler and pruner act (random warm-up)", ge=0)
     n_warmup_steps: int = _f(2, "search", "epochs of a trial before it may be pruned", ge=0)
     random_seed: int = _f(42, "search", "seed of the sampler, data splits and weight initialization", ge=0)
+    warm_start: bool = _f(
+        True, "search", "start a new study with a known-good architecture for the data's modality "
+        "(trial 0), so the search begins from a strong baseline")
     timeout_hours: Optional[float] = _f(
         None, "search", "stop starting new trials after this many hours; none = no limit", gt=0)
     # training
@@ -121,8 +124,8 @@ class OptimizationConfig(BaseModel):
     plot_generation: Literal["all", "best", "none"] = _f(
         "all", "results", "plots to draw: all trials, the best trial only, or none")
     log_level: Literal["DEBUG", "INFO", "WARNING"] = _f(
-        "INFO", "results", "detail of log output; logs/optimization.log always records DEBUG, the "
-        "terminal shows warnings (and debug lines with DEBUG)")
+        "DEBUG", "results", "level of logs/optimization.log (DEBUG = full detail); the terminal "
+        "always shows progress lines, warnings and errors")
     # storage & workers
     storage: Optional[str] = _f(
         None, "storage & workers", "Optuna storage URL (sqlite:///, postgresql://, mysql://...); "

@@ -6,29 +6,42 @@ because the health recorder and the per-trial plots find layers by name.
 
 from __future__ import annotations
 
+from typing import Optional
+
 import keras
 
 from hpopt.spec import CNNArchitecture, DataShape, LSTMArchitecture, TrialSpec
 
+MAX_FILTERS = 256  # deeper layers double the filters up to this cap
 ACTIVATION_NAMES = {"relu": "relu", "leaky_relu": "leaky_relu", "swish": "silu"}
 
 
-def build_model(spec: TrialSpec) -> keras.Model:
-    """A compiled model for the spec's architecture and data shape."""
+def build_model(spec: TrialSpec, steps_per_epoch: Optional[int] = None) -> keras.Model:
+    """A compiled model for the spec's architecture and data shape.
+
+    With ``steps_per_epoch`` the learning rate follows a cosine decay over the trial's
+    epochs: short trials then end converged instead of oscillating at the initial rate.
+    """
     arch = spec.architecture
     if isinstance(arch, CNNArchitecture):
         model = _build_cnn(arch, spec.data)
     else:
         model = _build_lstm(arch, spec.data)
     model.compile(
-        optimizer=_optimizer(arch.optimizer, arch.learning_rate),
+        optimizer=_optimizer(arch.optimizer, _learning_rate(arch.learning_rate, spec.epochs, steps_per_epoch)),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
     return model
 
 
-def _optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimizer:
+def _learning_rate(initial: float, epochs: int, steps_per_epoch: Optional[int]):
+    if not steps_per_epoch:
+        return initial
+    return keras.optimizers.schedules.CosineDecay(initial, decay_steps=epochs * steps_per_epoch, alpha=0.05)
+
+
+def _optimizer(name: str, learning_rate) -> keras.optimizers.Optimizer:
     if name == "adam":
         return keras.optimizers.Adam(learning_rate=learning_rate)
     if name == "rmsprop":
@@ -43,7 +56,7 @@ def _build_cnn(arch: CNNArchitecture, data: DataShape) -> keras.Model:
     height, width = data.input_shape[0], data.input_shape[1]
     for i in range(1, arch.conv_layers + 1):
         x = keras.layers.Conv2D(
-            arch.filters * 2 ** (i - 1),
+            min(arch.filters * 2 ** (i - 1), MAX_FILTERS),
             arch.kernel_size,
             padding="same",
             kernel_initializer=arch.kernel_initializer,
@@ -51,7 +64,7 @@ def _build_cnn(arch: CNNArchitecture, data: DataShape) -> keras.Model:
             name=f"conv_{i}",
         )(x)
         if arch.batch_norm:
-            x = keras.layers.BatchNormalization(name=f"conv_{i}_bn")(x)
+            x = keras.layers.BatchNormalization(momentum=0.9, name=f"conv_{i}_bn")(x)  # short trials: adapt fast
         x = keras.layers.Activation(activation, name=f"conv_{i}_act")(x)
         if min(height, width) >= 4:  # pool while the feature map is big enough to halve
             x = keras.layers.MaxPooling2D(2, name=f"conv_{i}_pool")(x)

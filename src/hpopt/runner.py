@@ -19,6 +19,7 @@ import optuna  # noqa: E402
 from hpopt.datasets import load_dataset  # noqa: E402
 from hpopt.events import RunListener  # noqa: E402
 from hpopt.results import best_trials, build_summary, place_best_model, trial_row, write_hyperparameters, write_summary  # noqa: E402
+from hpopt.search_space import baseline_params  # noqa: E402
 from hpopt.spec import DataShape  # noqa: E402
 from hpopt.study import counted_trials, open_study  # noqa: E402
 from hpopt.trial_objective import TrialFailed, TrialObjective  # noqa: E402
@@ -92,6 +93,8 @@ def run_optimization(config: "OptimizationConfig", listener: Optional[RunListene
     dataset = load_run_data(config)
     shape = data_shape(dataset)
     study = open_study(config, config.study_name or run_name)
+    if config.warm_start and not study.trials:
+        study.enqueue_trial(baseline_params(shape.modality, config.activation, config.max_epochs_per_trial))
     already = counted_trials(study)
     remaining = max(0, config.trials - already)
     executor = make_executor(config)

@@ -23,6 +23,7 @@ INITIALIZERS = ("glorot_uniform", "he_normal", "lecun_normal")
 
 def suggest_cnn(trial: "optuna.Trial", activation: Optional[str] = None) -> CNNArchitecture:
     """Sample a CNN; ``activation`` fixes the activation instead of searching it."""
+    optimizer = trial.suggest_categorical("optimizer", list(OPTIMIZERS))
     hidden_layers = trial.suggest_int("hidden_layers", 1, 4)
     # The shrink ratio only exists when there is a second dense layer to shrink to.
     shrink = trial.suggest_float("hidden_shrink", 0.25, 1.0, step=0.25) if hidden_layers > 1 else 1.0
@@ -38,24 +39,51 @@ def suggest_cnn(trial: "optuna.Trial", activation: Optional[str] = None) -> CNNA
         hidden_units=trial.suggest_categorical("hidden_units", [64, 128, 256, 512]),
         hidden_shrink=shrink,
         dropout=trial.suggest_float("dropout", 0.0, 0.5, step=0.1),
-        optimizer=trial.suggest_categorical("optimizer", list(OPTIMIZERS)),
-        learning_rate=trial.suggest_float("learning_rate", 1e-4, 1e-2, log=True),
+        optimizer=optimizer,
+        learning_rate=_suggest_learning_rate(trial, optimizer),
         batch_size=trial.suggest_categorical("batch_size", [32, 64, 128]),
     )
 
 
 def suggest_lstm(trial: "optuna.Trial") -> LSTMArchitecture:
     """Sample an LSTM text classifier."""
+    optimizer = trial.suggest_categorical("optimizer", list(OPTIMIZERS))
     return LSTMArchitecture(
         embedding_dim=trial.suggest_categorical("embedding_dim", [32, 64, 128]),
         lstm_units=trial.suggest_categorical("lstm_units", [32, 64, 128]),
         bidirectional=trial.suggest_categorical("bidirectional", [False, True]),
         hidden_units=trial.suggest_categorical("hidden_units", [32, 64, 128]),
         dropout=trial.suggest_float("dropout", 0.0, 0.5, step=0.1),
-        optimizer=trial.suggest_categorical("optimizer", list(OPTIMIZERS)),
-        learning_rate=trial.suggest_float("learning_rate", 1e-4, 1e-2, log=True),
+        optimizer=optimizer,
+        learning_rate=_suggest_learning_rate(trial, optimizer),
         batch_size=trial.suggest_categorical("batch_size", [16, 32, 64]),
     )
+
+
+def _suggest_learning_rate(trial: "optuna.Trial", optimizer: str) -> float:
+    """SGD (with momentum) needs about ten times the step size of the adaptive optimizers.
+
+    A separate parameter name keeps each range a fixed distribution for the sampler.
+    """
+    if optimizer == "sgd":
+        return trial.suggest_float("sgd_learning_rate", 1e-3, 1e-1, log=True)
+    return trial.suggest_float("learning_rate", 1e-4, 1e-2, log=True)
+
+
+# Known-good starting points (warm_start): what a practitioner would try first.
+BASELINE_CNN = dict(optimizer="adam", hidden_layers=1, conv_layers=2, filters=32, kernel_size=3, activation="relu",
+                    kernel_initializer="he_normal", batch_norm=False, pooling="flatten", hidden_units=128,
+                    dropout=0.2, learning_rate=1e-3, batch_size=64)
+BASELINE_LSTM = dict(optimizer="adam", embedding_dim=64, lstm_units=64, bidirectional=True, hidden_units=64,
+                     dropout=0.3, learning_rate=3e-3, batch_size=32)
+
+
+def baseline_params(modality: str, activation: Optional[str], max_epochs: int) -> dict:
+    """Trial-0 parameters for warm_start; the fixed activation, when set, is not a parameter."""
+    params = dict(BASELINE_CNN if modality == "image" else BASELINE_LSTM, epochs=max_epochs)
+    if activation is not None:
+        params.pop("activation", None)
+    return params
 
 
 def suggest_epochs(trial: "optuna.Trial", min_epochs: int, max_epochs: int) -> int:

@@ -148,7 +148,8 @@ def run_trial(
     """
     keras.backend.clear_session()
     keras.utils.set_random_seed(spec.seed)
-    model = build_model(spec)
+    steps_per_epoch = math.ceil(len(data.x_train) / spec.architecture.batch_size)
+    model = build_model(spec, steps_per_epoch=steps_per_epoch)
     probe_size = min(spec.health.sample_size, len(data.x_val))
     x_probe, y_probe = data.x_val[:probe_size], data.y_val[:probe_size]
     recorder = HealthRecorder(model, x_probe, y_probe) if spec.health.enabled else None

@@ -35,16 +35,18 @@ class TrialFailed(Exception):
 class OptunaReporter:
     """Forwards epochs to listeners and to Optuna's pruner (locally, or replayed from a worker)."""
 
-    def __init__(self, trial: optuna.Trial, listener: RunListener, prune: bool) -> None:
+    def __init__(self, trial: optuna.Trial, listener: RunListener, prune: bool, epochs: int) -> None:
         self.trial = trial
         self.listener = listener
         self.prune = prune
+        self.epochs = epochs
 
     def report(self, record: EpochRecord) -> None:
         self.listener.on_epoch(self.trial.number, record)
         if self.prune:
             self.trial.report(record.val_accuracy, record.epoch)
-            if self.trial.should_prune():
+            # A trial that reached its last epoch has nothing left to save: it completes.
+            if record.epoch < self.epochs and self.trial.should_prune():
                 raise optuna.TrialPruned(f"pruned at epoch {record.epoch}")
 
 
@@ -78,7 +80,7 @@ class TrialObjective:
         self.listener.on_trial_started(trial.number, dict(trial.params))
         started = time.perf_counter()
         try:
-            result = self.executor.run(spec, self.data, OptunaReporter(trial, self.listener, self.prune))
+            result = self.executor.run(spec, self.data, OptunaReporter(trial, self.listener, self.prune, spec.epochs))
         except KeyboardInterrupt:
             trial.set_user_attr(INTERRUPTED_ATTR, True)
             trial.set_user_attr("finished_at", _utc_now())
