@@ -375,7 +375,9 @@ def test_compute_health_without_snapshots_or_history():
     _assert_clean(r)
     assert set(r) == {"parameter_efficiency", "overall_health", "per_layer"} and r["overall_health"] == 0.0
     one = compute_health(hist([0.5]), [], param_count=5e4, accuracy=0.9)
-    assert "convergence_quality" not in one and one["training_stability"] == 1.0
+    assert one["convergence_quality"] == 0.0 and one["training_stability"] == 1.0
+    one_vs_chance = compute_health(hist([0.5]), [], param_count=5e4, accuracy=0.9, num_classes=10)
+    assert 0.0 < one_vs_chance["convergence_quality"] <= 0.5
 
 
 def _random_value(rng):

@@ -10,7 +10,7 @@ from tqdm import tqdm
 from hpopt.events import RunListener
 
 MAIN_PARAMS = ("conv_layers", "filters", "hidden_units", "embedding_dim", "lstm_units", "bidirectional",
-               "optimizer", "learning_rate", "batch_size")
+               "optimizer", "learning_rate", "sgd_learning_rate", "batch_size")
 
 
 def _short(value: Any) -> str:

@@ -50,6 +50,8 @@ ALIASES: dict[str, str] = {"max_epochs": "max_epochs_per_trial", "gpu_proxy_fall
 NON_CONFIG_ENV_VARS: frozenset[str] = frozenset({
     "HYPEROPT_API_KEY", "HYPEROPT_OFFLINE", "HYPEROPT_HOST", "HYPEROPT_PORT",
     "HYPEROPT_MAX_CONCURRENT_JOBS", "HYPEROPT_API_URL", "HYPEROPT_JOBS_DIR",
+    "HYPEROPT_STOP_GRACE_S", "HYPEROPT_MAX_BODY_BYTES", "HYPEROPT_CORS_ORIGINS", "HYPEROPT_JOB_NICE",
+    "HYPEROPT_SERVER_LOG_LEVEL",
 })
 _WINDOWS_ILLEGAL = re.compile(r'[<>:"/\\|?*\x00-\x1f]')
 _WINDOWS_RESERVED = {"con", "prn", "aux", "nul"} | {f"{p}{i}" for p in ("com", "lpt") for i in range(1, 10)}
@@ -146,6 +148,21 @@ class OptimizationConfig(BaseModel):
         1.0, "GPU proxy", "fraction of the training data sent to the GPU proxy", gt=0, le=1)
     gpu_proxy_use_stratified_sampling: bool = _f(
         True, "GPU proxy", "keep class proportions when sampling data for the GPU proxy")
+    gpu_proxy_concurrency: int = _f(
+        1, "GPU proxy", "trials in flight on the GPU proxy at once (give the endpoint as many workers)",
+        ge=1, le=64)
+    gpu_proxy_timeout_s: float = _f(
+        7200.0, "GPU proxy", "most seconds one remote trial may take, queueing included, before it is cancelled",
+        gt=0)
+    gpu_proxy_max_payload_mb: float = _f(
+        10.0, "GPU proxy", "largest request sent to the endpoint in MB (RunPod accepts 10 MB on /run)",
+        gt=0, le=1000)
+    gpu_proxy_repo_url: Optional[str] = _f(
+        None, "GPU proxy", "git repository the worker code is cloned from when ./gpu-proxy and "
+        "../gpu-proxy are absent and gpu_proxy_auto_clone is true")
+    gpu_proxy_ref: Optional[str] = _f(
+        None, "GPU proxy", "tag, branch or commit of gpu_proxy_repo_url to clone; a full commit sha is "
+        "verified after the checkout; none = the default branch")
     # health
     health_weight: float = _f(
         0.3, "health", "health mode: weight of health in the score (1 - weight goes to the objective)", ge=0, le=1)

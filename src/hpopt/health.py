@@ -76,6 +76,7 @@ _SPREAD_SCALE = 4.0  # decades of layer-norm spread at which the spread factor i
 _GAP_SCALE = 0.3  # accuracy gap that scores 0 generalization
 _JITTER_SCALE = 0.05  # std of val-accuracy changes that scores exp(-1)
 _EFFICIENCY_ALPHA = 0.15
+_BLOWUP_TOLERANCE = 1.2  # max epoch loss / chance loss tolerated before stability drops
 _EFFICIENCY_P0 = 1e3
 _EXCLUDED_ACTIVATIONS = ("softmax",)
 _EXCLUDED_KINDS = ("output",)
@@ -246,14 +247,28 @@ def gradient_health(snapshots: Sequence[Mapping[str, Any]]) -> float:
 
 
 # --------------------------------------------------------------------------- loss curve
-def training_stability(history: Sequence[Mapping[str, Any]]) -> float:
+def _blowup_factor(loss: np.ndarray, chance_loss: Optional[float]) -> float:
+    """1 while every epoch's loss stays near or below chance, → 0 as it explodes above it."""
+    if not chance_loss or chance_loss <= 0:
+        return 1.0
+    ratio = float(loss.max()) / chance_loss
+    return 1.0 if ratio <= _BLOWUP_TOLERANCE else math.exp(-2.0 * (ratio - _BLOWUP_TOLERANCE))
+
+
+def training_stability(history: Sequence[Mapping[str, Any]], chance_loss: Optional[float] = None) -> float:
     """Stability of the training-loss curve ``L_1..L_n``.
 
-    ``0`` if any loss is non-finite, ``1`` for a single finite epoch, else::
+    ``0`` if any loss is non-finite, else::
 
-        stability = 1 / (1 + e²) · (1 − U)
+        stability = 1 / (1 + e²) · (1 − U) · B
         e = (L_n − L_min) / (|L_min| + 0.01·|L_1|)    # divergence: final excess over best
         U = Σ_t max(ΔL_t, 0) / Σ_t |ΔL_t|              # share of loss movement that is upward
+        B = 1 if r ≤ 1.2 else exp(−2·(r − 1.2)),  r = max_t L_t / L_chance   # blow-up above chance
+
+    ``L_chance = ln(classes)`` is the loss of a uniform guess (an untrained model); an
+    epoch whose mean loss is well above it means the updates blew the model up (too high
+    a learning rate), even if the loss later collapses back to chance. Without
+    ``chance_loss`` B = 1. A single finite epoch scores B.
 
     A monotone decrease scores 1; a final loss 50× the best scores ≈0; a loss that
     bounces fully back every other epoch (1, .5, 1, .5, …) scores 0.6.
@@ -261,22 +276,24 @@ def training_stability(history: Sequence[Mapping[str, Any]]) -> float:
     loss = _series(history, "loss")
     if loss.size == 0 or not np.all(np.isfinite(loss)):
         return 0.0
+    blowup = _blowup_factor(loss, chance_loss)
     if loss.size == 1:
-        return 1.0
+        return _clip01(blowup)
     lmin = float(loss.min())
     excess = (loss[-1] - lmin) / (abs(lmin) + 0.01 * abs(loss[0]) + 1e-12)
     diffs = np.diff(loss)
     total = float(np.abs(diffs).sum())
     upward = float(np.clip(diffs, 0, None).sum()) / total if total > 0 else 0.0
-    return _clip01(1.0 / (1.0 + excess**2) * (1.0 - upward))
+    return _clip01(1.0 / (1.0 + excess**2) * (1.0 - upward) * blowup)
 
 
-def convergence_quality(history: Sequence[Mapping[str, Any]]) -> float:
+def convergence_quality(history: Sequence[Mapping[str, Any]], chance_loss: Optional[float] = None) -> float:
     """How far the training loss came down and whether it has levelled off.
 
-    ``0`` if any loss is non-finite or fewer than 2 epochs, else::
+    ``0`` if any loss is non-finite; with one epoch ``½·R`` against chance (0 without it); else::
 
-        R = min(1, (L_1 − L_min) / (0.5·|L_1|))                       # ≥50 % reduction = full
+        R = min(1, (L_ref − L_min) / (0.5·|L_ref|))                   # ≥50 % reduction = full
+        L_ref = L_chance = ln(classes) when known, else L_1           # learning below a uniform guess
         τ = clip(|L_{n−k} − L_n| / (L_1 − L_min), 0, 1),  k = ⌈n/5⌉  # loss still moving at the end
         convergence = R · (1 − ½·τ)
 
@@ -285,13 +302,18 @@ def convergence_quality(history: Sequence[Mapping[str, Any]]) -> float:
     end keeps half.
     """
     loss = _series(history, "loss")
-    if loss.size < 2 or not np.all(np.isfinite(loss)):
+    if loss.size == 0 or not np.all(np.isfinite(loss)):
         return 0.0
+    if loss.size == 1:  # one epoch: only measurable against chance, and not yet settled
+        if not chance_loss or chance_loss <= 0:
+            return 0.0
+        return _clip01(0.5 * min(1.0, (chance_loss - float(loss[0])) / (0.5 * chance_loss)))
     first, lmin = float(loss[0]), float(loss.min())
-    reduction = first - lmin
-    if reduction <= 0:
+    reference = chance_loss if chance_loss and chance_loss > 0 else first
+    reduction = max(first, reference) - lmin
+    if reduction <= 0 or reference - lmin <= 0:
         return 0.0
-    r = min(1.0, reduction / (0.5 * abs(first))) if first != 0 else 1.0
+    r = min(1.0, (reference - lmin) / (0.5 * abs(reference))) if reference != 0 else 1.0
     k = math.ceil(loss.size / 5)
     tau = min(1.0, abs(loss[-1 - k] - loss[-1]) / reduction)
     return _clip01(r * (1.0 - 0.5 * tau))
@@ -399,6 +421,7 @@ def compute_health(
     *,
     param_count: float,
     accuracy: float,
+    num_classes: Optional[int] = None,
     weights: Optional[Mapping[str, float]] = None,
 ) -> dict[str, Any]:
     """All health metrics of one trained model as a flat, JSON-serializable dict.
@@ -410,9 +433,10 @@ def compute_health(
     ``"gradient_norms": {layer: [norm or None per snapshot]}``,
     ``"snapshot_epochs": [int]}``.  ``neuron_utilization`` and ``gradient_health`` are
     omitted when the snapshots carry no activations / gradients, the history metrics
-    when the history is empty (``convergence_quality`` needs 2 epochs, ``generalization``
+    when the history is empty (``generalization`` needs
     a ``val_accuracy`` entry).  ``weights`` is passed to :func:`overall_health`.  Every score is
-    a plain float, never nan.
+    a plain float, never nan. ``num_classes`` gives the chance loss ``ln(classes)`` that
+    stability and convergence compare the loss curve with.
     """
     history = list(history or ())
     snapshots = list(snapshots or ())
@@ -429,9 +453,9 @@ def compute_health(
         counts = {}
 
     if history:
-        out["training_stability"] = training_stability(history)
-        if len(history) >= 2:
-            out["convergence_quality"] = convergence_quality(history)
+        chance = math.log(num_classes) if num_classes and num_classes > 1 else None
+        out["training_stability"] = training_stability(history, chance)
+        out["convergence_quality"] = convergence_quality(history, chance)
         out["accuracy_consistency"] = accuracy_consistency(history)
         if history[-1].get("val_accuracy") is not None:  # omitted when no validation was recorded
             score, gap = generalization_gap(history)

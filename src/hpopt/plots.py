@@ -92,7 +92,7 @@ def plot_intermediate(summary: dict[str, Any], path: Path) -> Optional[Path]:
     return _save(fig, path)
 
 
-def plot_health_vs_accuracy(summary: dict[str, Any], path: Path) -> Optional[Path]:
+def plot_health_vs_accuracy(summary: dict[str, Any], path: Path, title: str = "Health vs accuracy") -> Optional[Path]:
     """Accuracy against overall health for every trial; the Pareto front when there is one."""
     rows = [t for t in summary["trials"] if t.get("val_accuracy") is not None
             and (t.get("health") or {}).get("overall_health") is not None]
@@ -113,7 +113,7 @@ def plot_health_vs_accuracy(summary: dict[str, Any], path: Path) -> Optional[Pat
                    edgecolors="green", linewidths=2, label=f"best (trial {best['number']})")
     ax.set_xlabel("overall health")
     ax.set_ylabel("validation accuracy")
-    ax.set_title("Health vs accuracy")
+    ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend()
     return _save(fig, path)
@@ -131,6 +131,8 @@ def write_plots(run_dir: Path, study: optuna.Study, summary: dict[str, Any], gen
         ("param_importances", lambda p: plot_importances(study, p)),
         ("intermediate_values", lambda p: plot_intermediate(summary, p)),
         ("health_vs_accuracy", lambda p: plot_health_vs_accuracy(summary, p)),
+        ("pareto_front", lambda p: plot_health_vs_accuracy(summary, p, "Pareto front: accuracy vs health")
+         if summary.get("pareto_front") else None),
     ):
         try:
             path = make(plots_dir / f"{name}.png")

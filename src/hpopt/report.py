@@ -10,6 +10,7 @@ PLOT_READINGS = {
     "param_importances": "How much each hyperparameter explained the objective; tune the top ones first.",
     "intermediate_values": "Validation accuracy per epoch; orange lines are trials the pruner stopped early.",
     "health_vs_accuracy": "Top right is best: accurate and healthy. A model high but far left is accurate yet unhealthy.",
+    "pareto_front": "Black diamonds are the trials no other trial beats on both accuracy and health; pick along it.",
     "training_curves": "Train vs validation; a red dashed line marks where validation loss started to rise (overfitting).",
     "gradient_flow": "Gradient norm per layer; values near 1e-7 mean vanishing gradients, above 1e3 exploding.",
     "weight_distributions": "Weights should stay centred and spread; a spike at zero or huge tails signal trouble.",

@@ -71,9 +71,9 @@ def _suggest_learning_rate(trial: "optuna.Trial", optimizer: str) -> float:
 
 
 # Known-good starting points (warm_start): what a practitioner would try first.
-BASELINE_CNN = dict(optimizer="adam", hidden_layers=1, conv_layers=2, filters=32, kernel_size=3, activation="relu",
-                    kernel_initializer="he_normal", batch_norm=False, pooling="flatten", hidden_units=128,
-                    dropout=0.2, learning_rate=1e-3, batch_size=64)
+BASELINE_CNN = dict(optimizer="adam", hidden_layers=1, conv_layers=3, filters=32, kernel_size=5, activation="relu",
+                    kernel_initializer="he_normal", batch_norm=True, pooling="flatten", hidden_units=128,
+                    dropout=0.3, learning_rate=2e-3, batch_size=32)
 BASELINE_LSTM = dict(optimizer="adam", embedding_dim=64, lstm_units=64, bidirectional=True, hidden_units=64,
                      dropout=0.3, learning_rate=3e-3, batch_size=32)
 

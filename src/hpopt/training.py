@@ -176,7 +176,7 @@ def run_trial(
     history = [r.model_dump(exclude={"health"}) for r in callback.history]
     val_accuracy = callback.best_val_accuracy if math.isfinite(callback.best_val_accuracy) else 0.0
     metrics = health.compute_health(history, callback.snapshots, param_count=model.count_params(),
-                                    accuracy=val_accuracy)
+                                    accuracy=val_accuracy, num_classes=spec.data.num_classes)
     result = TrialResult(
         history=callback.history,
         status=status,
