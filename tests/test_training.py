@@ -96,3 +96,30 @@ def test_memory_does_not_grow_trial_over_trial(digits):
     gc.collect()
     growth = _rss_mb() - before
     assert growth < 120, f"RSS grew by {growth:.0f} MB over 10 trials"
+
+
+def test_lstm_trial_on_text_completes_with_health(shared_datasets, tmp_path):
+    from hpopt.datasets import load_dataset
+    from hpopt.spec import LSTMArchitecture
+
+    source = shared_datasets / "sentiment" / "imdb_labelled.txt"
+    if not source.exists():  # a fresh clone: a small stand-in with the same layout
+        source = tmp_path / "sentences.txt"
+        words = ["good", "great", "fine", "bad", "awful", "poor", "movie", "plot", "actors"]
+        rng = np.random.default_rng(0)
+        lines = []
+        for i in range(200):
+            label = i % 2
+            picks = rng.choice(words[:3] if label else words[3:6], 3).tolist() + rng.choice(words[6:], 2).tolist()
+            lines.append(" ".join(picks) + f"\t{label}")
+        source.write_text("\n".join(lines))
+    data = load_dataset(str(source), seed=1)
+    shape = DataShape(modality="text", input_shape=tuple(data.input_shape), num_classes=data.num_classes,
+                      vocab_size=data.vocab_size)
+    arch = LSTMArchitecture(embedding_dim=16, lstm_units=16, bidirectional=True, hidden_units=16, dropout=0.1,
+                            learning_rate=5e-3, batch_size=32)
+    result = run_trial(TrialSpec(architecture=arch, data=shape, epochs=2, seed=1), data)
+    assert result.status == "complete", result.failure
+    assert result.epochs_run == 2
+    assert "embedding" in result.health["per_layer"]["gradient_norms"]
+    assert 0.0 <= result.health["overall_health"] <= 1.0

@@ -129,7 +129,9 @@ class _LoggingSetup:
         """Detail at log_level (DEBUG by default) to logs/optimization.log; the terminal keeps warnings."""
         self.root.setLevel(logging.DEBUG)
         logging.captureWarnings(True)  # library UserWarnings go to the log file, not the terminal
-        self.console.addFilter(lambda record: record.name != "py.warnings")
+        # Library warnings and Optuna's own trial messages go to the log file; the progress
+        # lines already say what happened to each trial.
+        self.console.addFilter(lambda record: record.name != "py.warnings" and not record.name.startswith("optuna"))
         for name in _NOISY_LOGGERS:
             if logging.getLogger(name).level == logging.NOTSET:
                 logging.getLogger(name).setLevel(logging.INFO)

@@ -12,10 +12,10 @@ Formulas (``L_t`` = training loss at epoch ``t = 1..n``, ``σ`` = logistic sigmo
 * gradient_health:      ``0`` if any norm is non-finite, else ``½·S_last + ½·mean_t S_t``,
   ``S_t = mean_l b(log10 g_l) · 1/(1 + (D_t/4)^4)``, ``b(x) = σ((x+7)/0.5)·σ((3−x)/0.5)``,
   ``D_t = max_l log10 g_l − min_l log10 g_l``
-* training_stability:   ``1/(1 + e²) · (1 − U)``, ``e = (L_n − L_min)/(|L_min| + 0.01·|L_1|)``,
-  ``U = Σ max(ΔL,0) / Σ |ΔL|``
-* convergence_quality:  ``min(1, (L_1 − L_min)/(0.5·|L_1|)) · (1 − ½·clip(|L_{n−k} − L_n|/(L_1 − L_min), 0, 1))``,
-  ``k = ⌈n/5⌉``
+* training_stability:   ``1/(1 + e²) · (1 − U) · B``, ``e = (L_n − L_min)/(|L_min| + 0.01·|L_1|)``,
+  ``U = Σ max(ΔL,0) / Σ |ΔL|``, ``B = 1 if r ≤ 1.2 else exp(−2(r − 1.2))``, ``r = max L / ln(classes)``
+* convergence_quality:  ``min(1, (L_ref − L_min)/(0.5·L_ref)) · (1 − ½·clip(|L_{n−k} − L_n|/(max(L_1, L_ref) − L_min), 0, 1))``,
+  ``k = ⌈n/5⌉``, ``L_ref = ln(classes)`` (the loss of a uniform guess; ``L_1`` when unknown)
 * accuracy_consistency: ``exp(−std(Δ val_acc over the last max(3, ⌈n/2⌉) epochs) / 0.05)``
 * generalization:       ``1 − clip((acc_n − val_acc_n)/0.3, 0, 1)``
 * parameter_efficiency: ``accuracy · (1 + P/1000)^(−0.15)`` (each 10× parameters ≈ ×0.71)

@@ -134,6 +134,8 @@ def _gradient_stats(grads: list[Any], variables: list[Any]) -> dict[str, Any]:
     for grad, variable in zip(grads, variables):
         if grad is None:
             continue
+        if isinstance(grad, tf.IndexedSlices):  # embeddings: sparse rows -> dense norm is the same
+            grad = grad.values
         g = np.asarray(grad, dtype=np.float64)
         finite = finite and bool(np.all(np.isfinite(g)))
         if len(variable.shape) >= 2:

@@ -11,6 +11,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 import optuna  # noqa: E402
 
 from hpopt import trial_plots  # noqa: E402
@@ -43,6 +44,7 @@ def plot_history(summary: dict[str, Any], path: Path) -> Optional[Path]:
         running.append(best)
     ax.scatter(numbers, values, label="trial value", color="tab:blue", zorder=3)
     ax.step(numbers, running, where="post", color="tab:green", label="running best")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("trial")
     ax.set_ylabel(f"objective ({summary['mode']}: {summary['optimize_for']})")
     ax.set_title("Optimization history")
@@ -84,6 +86,7 @@ def plot_intermediate(summary: dict[str, Any], path: Path) -> Optional[Path]:
                 color=STATE_COLORS.get(row["state"], "gray"))
     for state, color in STATE_COLORS.items():
         ax.plot([], [], color=color, label=state)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
     ax.set_ylabel("validation accuracy")
     ax.set_title("Intermediate values (pruning acts on these)")

@@ -12,6 +12,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 import numpy as np  # noqa: E402
 
 from hpopt.trial_objective import TRIAL_DETAILS_DIR  # noqa: E402
@@ -47,6 +48,7 @@ def plot_training_curves(details: dict[str, Any], path: Path) -> Optional[Path]:
         for ax in (ax_loss, ax_acc):
             ax.axvline(overfit, color="red", linestyle="--", label=f"overfitting from epoch {overfit}")
     for ax, title in ((ax_loss, "Loss"), (ax_acc, "Accuracy")):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("epoch")
         ax.set_title(f"Trial {details['number']}: {title} ({details.get('status')})")
         ax.grid(alpha=0.3)
