@@ -74,8 +74,8 @@ def _suggest_learning_rate(trial: "optuna.Trial", optimizer: str) -> float:
 BASELINE_CNN = dict(optimizer="adam", hidden_layers=1, conv_layers=3, filters=32, kernel_size=5, activation="relu",
                     kernel_initializer="he_normal", batch_norm=True, pooling="flatten", hidden_units=128,
                     dropout=0.3, learning_rate=2e-3, batch_size=32)
-BASELINE_LSTM = dict(optimizer="adam", embedding_dim=64, lstm_units=64, bidirectional=True, hidden_units=64,
-                     dropout=0.3, learning_rate=3e-3, batch_size=32)
+BASELINE_LSTM = dict(optimizer="adam", embedding_dim=128, lstm_units=64, bidirectional=True, hidden_units=64,
+                     dropout=0.5, learning_rate=2e-3, batch_size=16)
 
 
 def baseline_params(modality: str, activation: Optional[str], max_epochs: int) -> dict:

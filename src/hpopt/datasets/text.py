@@ -34,6 +34,10 @@ def check_text_options(sequence_length: int, vocab_size: int) -> None:
         )
 
 
+MIN_WORD_COUNT = 2  # a word seen once in training has no embedding worth learning: it is unknown
+MIN_VOCABULARY = 20
+
+
 def tokenize(text: str) -> list[str]:
     """Lowercase words: runs of letters/digits, apostrophes inside a word kept ("don't")."""
     return _TOKEN.findall(text.lower())
@@ -42,13 +46,21 @@ def tokenize(text: str) -> list[str]:
 def build_vocabulary(token_lists: Iterable[Sequence[str]], vocab_size: int) -> dict[str, int]:
     """Word -> id for the ``vocab_size - 2`` most frequent words (ties: alphabetical).
 
+    Words seen only once in training map to the unknown id (unless that would leave
+    fewer than MIN_VOCABULARY words): on small corpora this measurably helps validation
+    accuracy, as one-off words only let the embedding memorize.
+
     Built from the training split only, so validation and test words the model never
     trained on map to the unknown id, as they would in use.
     """
     counts: Counter[str] = Counter()
     for tokens in token_lists:
         counts.update(tokens)
-    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[: vocab_size - FIRST_WORD_ID]
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    repeated = [(w, c) for w, c in ranked if c >= MIN_WORD_COUNT]
+    if len(repeated) >= MIN_VOCABULARY:  # a tiny corpus keeps its one-off words rather than none
+        ranked = repeated
+    ranked = ranked[: vocab_size - FIRST_WORD_ID]
     return {word: i + FIRST_WORD_ID for i, (word, _) in enumerate(ranked)}
 
 
