@@ -72,7 +72,7 @@ def runner(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     module = types.ModuleType("hpopt.runner")
     module.calls = []
 
-    def run_optimization(config: OptimizationConfig) -> Path:
+    def run_optimization(config: OptimizationConfig, listener: object = None) -> Path:
         module.calls.append(config)
         logging.getLogger("hpopt.runner").debug("fake runner debug detail")
         return module.behaviour(config)
@@ -205,3 +205,9 @@ def test_unexpected_error_exits_1_traceback_only_in_log(
     assert err.startswith("error: Foreign: boom (traceback in ") and "Traceback" not in err
     log = (tmp_path / "logs" / "optimization.log").read_text(encoding="utf-8")
     assert "Traceback" in log and "boom" in log
+
+
+def test_readme_documents_every_key() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    missing = [name for name in OptimizationConfig.model_fields if f"| `{name}` |" not in readme]
+    assert not missing, f"README's key table lacks {missing}"

@@ -41,7 +41,8 @@ DEFAULTS = {
     "gpu_proxy_fallback_local": True, "gpu_proxy_sample_percentage": 1.0,
     "gpu_proxy_use_stratified_sampling": True, "gpu_proxy_concurrency": 1, "gpu_proxy_timeout_s": 7200.0,
     "gpu_proxy_max_payload_mb": 10.0, "gpu_proxy_repo_url": None, "gpu_proxy_ref": None, "data_dir": None,
-    "results_dir": "./optimization_results", "storage": None, "study_name": None, "workers": 1,
+    "results_dir": "./optimization_results", "storage": None, "study_name": None, "workers": 1, "heartbeat_interval_s": 30,
+    "assign_gpus_to_workers": True,
     "sampler": "tpe", "pruner": "median", "sequence_length": 200, "vocab_size": 10000,
     "image_size": None, "health_monitoring_frequency": 1, "health_analysis_sample_size": 256,
     "log_level": "DEBUG",
@@ -274,7 +275,7 @@ def test_typed_values_from_an_api_mapping() -> None:
 def test_explain_validation_error_for_direct_construction() -> None:
     with pytest.raises(ValidationError) as info:
         OptimizationConfig(workers=0)
-    assert explain_validation_error(info.value) == "workers=0 is out of range: allowed workers ≥ 1"
+    assert explain_validation_error(info.value) == "workers=0 is out of range: allowed 1 ≤ workers ≤ 64"
     with pytest.raises(ValidationError) as info:
         OptimizationConfig(trails=3)
     assert "did you mean 'trials'" in explain_validation_error(info.value)

@@ -43,7 +43,7 @@ OBJECTIVES_BY_MODE: dict[str, tuple[str, ...]] = {
     "pareto": ("val_accuracy",),
 }
 STORAGE_URL_PREFIXES: tuple[str, ...] = (
-    "sqlite:///", "postgresql://", "postgresql+psycopg2://", "mysql://", "mysql+pymysql://",
+    "sqlite:///", "postgresql://", "postgresql+psycopg://", "postgresql+psycopg2://", "mysql://", "mysql+pymysql://",
 )
 ALIASES: dict[str, str] = {"max_epochs": "max_epochs_per_trial", "gpu_proxy_fallback": "gpu_proxy_fallback_local"}
 # HYPEROPT_* variables read by other parts of hpopt (API server, clients): not config keys.
@@ -51,7 +51,7 @@ NON_CONFIG_ENV_VARS: frozenset[str] = frozenset({
     "HYPEROPT_API_KEY", "HYPEROPT_OFFLINE", "HYPEROPT_HOST", "HYPEROPT_PORT",
     "HYPEROPT_MAX_CONCURRENT_JOBS", "HYPEROPT_API_URL", "HYPEROPT_JOBS_DIR",
     "HYPEROPT_STOP_GRACE_S", "HYPEROPT_MAX_BODY_BYTES", "HYPEROPT_CORS_ORIGINS", "HYPEROPT_JOB_NICE",
-    "HYPEROPT_SERVER_LOG_LEVEL",
+    "HYPEROPT_SERVER_LOG_LEVEL", "HYPEROPT_TEST_POSTGRES_URL", "HYPEROPT_WORKER_INDEX",
 })
 _WINDOWS_ILLEGAL = re.compile(r'[<>:"/\\|?*\x00-\x1f]')
 _WINDOWS_RESERVED = {"con", "prn", "aux", "nul"} | {f"{p}{i}" for p in ("com", "lpt") for i in range(1, 10)}
@@ -134,7 +134,13 @@ class OptimizationConfig(BaseModel):
         "none = a SQLite file in results_dir")
     study_name: Optional[str] = _f(
         None, "storage & workers", "Optuna study name; reuse one to resume it; none = run_name")
-    workers: int = _f(1, "storage & workers", "trials run in parallel", ge=1)
+    workers: int = _f(1, "storage & workers", "worker processes on this machine sharing the study (each gets its own "
+                      "GPU when there are several); trials caps the whole study", ge=1, le=64)
+    heartbeat_interval_s: int = _f(
+        30, "storage & workers", "seconds between a running trial's heartbeats; a trial silent for 3x this "
+        "(its worker died) is marked failed and re-run once", ge=1, le=3600)
+    assign_gpus_to_workers: bool = _f(
+        True, "storage & workers", "give each worker its own GPU (CUDA_VISIBLE_DEVICES) when GPUs are present")
     # GPU proxy
     use_gpu_proxy: bool = _f(False, "GPU proxy", "train trials on the remote GPU endpoint (RunPod serverless)")
     gpu_proxy_auto_clone: bool = _f(True, "GPU proxy", "let the GPU proxy client fetch its worker code automatically")

@@ -21,8 +21,8 @@ from hpopt.events import RunListener  # noqa: E402
 from hpopt.results import best_trials, build_summary, place_best_model, trial_row, write_hyperparameters, write_summary  # noqa: E402
 from hpopt.search_space import baseline_params  # noqa: E402
 from hpopt.spec import DataShape  # noqa: E402
-from hpopt.study import counted_trials, open_study  # noqa: E402
-from hpopt.trial_objective import TrialFailed, TrialObjective  # noqa: E402
+from hpopt.study import OVER_CAP_ATTR, counted_trials, open_study, retried_numbers  # noqa: E402
+from hpopt.trial_objective import StopAtCap, TrialFailed, TrialObjective  # noqa: E402
 
 if TYPE_CHECKING:
     from hpopt.config import OptimizationConfig
@@ -74,7 +74,7 @@ def make_executor(config: "OptimizationConfig"):
     return LocalExecutor()
 
 
-def _route_optuna_logs() -> None:
+def route_optuna_logs() -> None:
     optuna.logging.disable_default_handler()
     optuna.logging.enable_propagation()
 
@@ -86,7 +86,7 @@ def run_optimization(config: "OptimizationConfig", listener: Optional[RunListene
     presses Ctrl-C, and NoCompleteTrialsError when no trial completed.
     """
     listener = listener or RunListener()
-    _route_optuna_logs()
+    route_optuna_logs()
     run_name = config.resolved_run_name()
     run_dir = run_dir_for(config)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -97,28 +97,21 @@ def run_optimization(config: "OptimizationConfig", listener: Optional[RunListene
         study.enqueue_trial(baseline_params(shape.modality, config.activation, config.max_epochs_per_trial))
     already = counted_trials(study)
     remaining = max(0, config.trials - already)
-    executor = make_executor(config)
-    objective = TrialObjective(config, dataset, shape, executor, run_dir, listener)
     listener.on_run_started({
         "run_name": run_name, "run_dir": str(run_dir), "data": dataset.summary(),
-        "trials": remaining, "already_done": already, "execution": executor.name,
+        "trials": remaining, "already_done": already, "workers": config.workers,
+        "execution": "gpu_proxy" if config.use_gpu_proxy else "local",
     })
     logger.info("run %s: %d trials to run (%d already done) on %s", run_name, remaining, already, dataset.summary())
-
-    def notify(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        listener.on_trial_finished(trial_row(trial))
-
     started = time.perf_counter()
     interrupted = False
     try:
-        if remaining:
-            study.optimize(
-                objective,
-                n_trials=remaining,
-                timeout=config.timeout_hours * 3600 if config.timeout_hours else None,
-                catch=(TrialFailed,),
-                callbacks=[notify],
-            )
+        if remaining and config.workers > 1:
+            from hpopt.workers import run_worker_pool
+
+            run_worker_pool(config.model_copy(update={"run_name": run_name}), study, run_dir, listener)
+        elif remaining:
+            optimize_in_process(config, study, dataset, shape, run_dir, listener)
     except KeyboardInterrupt:
         interrupted = True
         logger.warning("interrupted: writing the results of the finished trials")
@@ -133,6 +126,28 @@ def run_optimization(config: "OptimizationConfig", listener: Optional[RunListene
     return run_dir
 
 
+def optimize_in_process(config: "OptimizationConfig", study: optuna.Study, dataset: Any, shape: DataShape,
+                        run_dir: Path, listener: RunListener) -> None:
+    """Run trials in this process until the study holds ``config.trials`` trials (all workers
+    together), the timeout passes, or Ctrl-C."""
+    executor = make_executor(config)
+    objective = TrialObjective(config, dataset, shape, executor, run_dir, listener)
+
+    def notify(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        listener.on_trial_finished(trial_row(trial))
+
+    try:
+        study.optimize(
+            objective,
+            timeout=config.timeout_hours * 3600 if config.timeout_hours else None,
+            catch=(TrialFailed,),
+            callbacks=[notify, StopAtCap(config.trials)],
+            n_jobs=getattr(executor, "concurrency", 1),  # remote executors keep several trials in flight
+        )
+    finally:
+        getattr(executor, "close", lambda: None)()  # cancels remote jobs still in flight
+
+
 def finalize_run(config: "OptimizationConfig", study: optuna.Study, dataset: Any, run_dir: Path,
                  wall_s: float, interrupted: bool) -> dict[str, Any]:
     """Write summary.json, trials.csv, the best model and its test accuracy, plots and report."""
@@ -140,7 +155,16 @@ def finalize_run(config: "OptimizationConfig", study: optuna.Study, dataset: Any
     from hpopt.plots import write_plots
     from hpopt.report import write_report
 
-    rows = [trial_row(t) for t in study.get_trials(deepcopy=False)]
+    trials = study.get_trials(deepcopy=False)
+    retried = retried_numbers(trials)
+    rows = []
+    for trial in trials:
+        if trial.user_attrs.get(OVER_CAP_ATTR):
+            continue  # started in a race past the cap and given way at once: not a trial of the run
+        row = trial_row(trial)
+        if trial.number in retried:
+            row["failure"] = f"worker lost (no heartbeat); re-run as trial {retried[trial.number]}"
+        rows.append(row)
     best = best_trials(study)
     best_number = best[0].number if best else None
     model_path = None

@@ -11,8 +11,6 @@ from __future__ import annotations
 import gc
 import logging
 import math
-import os
-import socket
 import time
 from typing import Any, Optional, Protocol
 
@@ -23,6 +21,7 @@ import tensorflow as tf
 
 from hpopt import health
 from hpopt.health_recorder import HealthRecorder
+from hpopt.identity import worker_name
 from hpopt.models import build_model
 from hpopt.spec import EpochRecord, TrialResult, TrialSpec
 
@@ -127,10 +126,6 @@ def _inference_speed(model: keras.Model, x_probe: np.ndarray) -> float:
     started = time.perf_counter()
     model(batch, training=False)
     return len(x_probe) / max(time.perf_counter() - started, 1e-9)
-
-
-def worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def run_trial(

@@ -15,7 +15,8 @@ from hpopt.jsonutil import write_json
 from hpopt.objectives import score_breakdown, trial_value
 from hpopt.search_space import suggest_trial_spec
 from hpopt.spec import DataShape, EpochRecord
-from hpopt.study import INTERRUPTED_ATTR
+from hpopt.study import INTERRUPTED_ATTR, OVER_CAP_ATTR, counts_towards_cap, retried_numbers
+from hpopt.identity import worker_name
 
 if TYPE_CHECKING:
     from hpopt.config import OptimizationConfig
@@ -57,6 +58,27 @@ def pruning_applies(config: "OptimizationConfig") -> bool:
     return config.mode == "health" or config.optimize_for in ("val_accuracy", "accuracy")
 
 
+def over_cap(study: optuna.Study, number: int, cap: int) -> bool:
+    """Whether trial ``number`` comes after ``cap`` trials that count (finished or in flight)."""
+    trials = study.get_trials(deepcopy=False)
+    retried = retried_numbers(trials)
+    ahead = sum(1 for t in trials if t.number < number and counts_towards_cap(t, retried, in_flight=True))
+    return ahead >= cap
+
+
+class StopAtCap:
+    """Optuna callback: stop this worker once the study's trials (finished or in flight) reach the cap."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+
+    def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        trials = study.get_trials(deepcopy=False)
+        retried = retried_numbers(trials)
+        if sum(counts_towards_cap(t, retried, in_flight=True) for t in trials) >= self.cap:
+            study.stop()
+
+
 def _utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
@@ -75,8 +97,14 @@ class TrialObjective:
         self.prune = pruning_applies(config)
 
     def __call__(self, trial: optuna.Trial) -> Union[float, tuple[float, float]]:
+        if over_cap(trial.study, trial.number, self.config.trials):
+            # Another worker started the last allowed trial in the same instant: give way.
+            trial.set_user_attr(OVER_CAP_ATTR, True)
+            trial.study.stop()
+            raise TrialFailed(f"trial {trial.number} is over the study's cap of {self.config.trials} trials")
         spec = suggest_trial_spec(trial, self.config, self.data_shape)
         trial.set_user_attr("started_at", _utc_now())
+        trial.set_user_attr("worker", worker_name())
         self.listener.on_trial_started(trial.number, dict(trial.params))
         started = time.perf_counter()
         try:
@@ -86,6 +114,9 @@ class TrialObjective:
             trial.set_user_attr("finished_at", _utc_now())
             raise
         except Exception as error:  # a crashing trial (OOM, bad shapes) must not end the study
+            if getattr(error, "stops_run", False):  # ...unless the executor says the run cannot go on
+                self._record(trial, None, started, failure=str(error))
+                raise
             logger.exception("trial %d crashed", trial.number)
             self._record(trial, None, started, failure=f"{type(error).__name__}: {error}")
             raise TrialFailed(f"{type(error).__name__}: {error}") from error

@@ -1,0 +1,210 @@
+"""workers=N: N processes on this machine share one Optuna study.
+
+Scale-out rides on Optuna's own distributed engine: every worker opens the same study in
+the same storage and runs trials until the study holds ``trials`` trials. This module
+only starts the processes (each with its own GPU and a fair share of CPU threads),
+restarts one that dies while work remains, re-runs a trial whose worker was lost, and
+reports finished trials to the run's listener by watching the storage.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Optional
+
+if TYPE_CHECKING:
+    import optuna
+
+    from hpopt.config import OptimizationConfig
+    from hpopt.events import RunListener
+
+logger = logging.getLogger(__name__)
+
+POLL_SECONDS = 0.5
+STOP_GRACE_SECONDS = 60
+FINISHED_STATES = ("COMPLETE", "PRUNED", "FAIL")
+
+
+def visible_gpus() -> list[str]:
+    """GPU ids this process may use: CUDA_VISIBLE_DEVICES when set, else what nvidia-smi lists."""
+    declared = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if declared is not None:
+        return [g for g in declared.split(",") if g.strip() and g.strip() != "-1"]
+    if shutil.which("nvidia-smi") is None:
+        return []
+    try:
+        listing = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [str(i) for i, line in enumerate(listing.splitlines()) if line.startswith("GPU ")]
+
+
+def worker_environment(index: int, workers: int, gpus: list[str], assign_gpus: bool) -> dict[str, str]:
+    """Environment of worker ``index``: its own GPU, and CPU threads split so workers do not fight."""
+    threads = str(max(1, (os.cpu_count() or 1) // workers))
+    env = {"TF_NUM_INTRAOP_THREADS": threads, "TF_NUM_INTEROP_THREADS": "1", "OMP_NUM_THREADS": threads,
+           "HYPEROPT_WORKER_INDEX": str(index)}
+    if assign_gpus and gpus:
+        env["CUDA_VISIBLE_DEVICES"] = gpus[index % len(gpus)]
+    return env
+
+
+def _worker_main(config: "OptimizationConfig", study_name: str, run_dir: str, env: dict[str, str],
+                 log_file: Optional[str]) -> None:
+    """Entry of a worker process (spawned: nothing inherited but its arguments)."""
+    os.environ.update(env)  # before TensorFlow is imported
+    if log_file:
+        handler = logging.FileHandler(log_file, encoding="utf-8")
+        handler.setFormatter(logging.Formatter(
+            f"%(asctime)s %(levelname)-7s worker{env['HYPEROPT_WORKER_INDEX']} %(name)s: %(message)s"))
+        logging.getLogger().addHandler(handler)
+        logging.getLogger().setLevel(logging.INFO)
+    try:
+        from hpopt.events import RunListener
+        from hpopt.runner import data_shape, load_run_data, optimize_in_process, route_optuna_logs
+        from hpopt.study import open_study
+
+        route_optuna_logs()
+        dataset = load_run_data(config)
+        study = open_study(config, study_name, worker_index=int(env["HYPEROPT_WORKER_INDEX"]))
+        optimize_in_process(config, study, dataset, data_shape(dataset), Path(run_dir), RunListener())
+    except KeyboardInterrupt:
+        raise SystemExit(130)
+
+
+class WorkerPool:
+    """The worker processes of one run, supervised until the study is done."""
+
+    def __init__(self, config: "OptimizationConfig", study: "optuna.Study", run_dir: Path,
+                 listener: "RunListener") -> None:
+        self.config = config
+        self.study = study
+        self.run_dir = run_dir
+        self.listener = listener
+        self.context = multiprocessing.get_context("spawn")
+        self.gpus = visible_gpus()
+        self.processes: dict[int, multiprocessing.process.BaseProcess] = {}
+        self.reported: set[int] = {t.number for t in study.get_trials(deepcopy=False) if t.state.is_finished()}
+        self.restarts = 0
+        self.log_file = self._log_file()
+
+    @staticmethod
+    def _log_file() -> Optional[str]:
+        for handler in logging.getLogger().handlers:
+            if isinstance(handler, logging.FileHandler):
+                return handler.baseFilename
+        return None
+
+    def start(self, index: int) -> None:
+        env = worker_environment(index, self.config.workers, self.gpus, self.config.assign_gpus_to_workers)
+        process = self.context.Process(
+            target=_worker_main, name=f"hpopt-worker-{index}",
+            args=(self.config, self.study.study_name, str(self.run_dir), env, self.log_file))
+        process.start()
+        self.processes[index] = process
+        logger.info("worker %d started (pid %s%s)", index, process.pid,
+                    f", GPU {env['CUDA_VISIBLE_DEVICES']}" if "CUDA_VISIBLE_DEVICES" in env else "")
+
+    def work_remains(self) -> bool:
+        from hpopt.study import counted_trials
+
+        waiting = any(t.state.name == "WAITING" for t in self.study.get_trials(deepcopy=False))
+        return waiting or counted_trials(self.study, in_flight=True) < self.config.trials
+
+    def report_finished(self) -> None:
+        from hpopt.results import trial_row
+
+        for trial in self.study.get_trials(deepcopy=False):
+            if trial.state.is_finished() and trial.number not in self.reported:
+                self.reported.add(trial.number)
+                if not trial.user_attrs.get("over_cap"):
+                    self.listener.on_trial_finished(trial_row(trial))
+
+    def supervise(self) -> None:
+        """Wait for the workers; replace a dead one while work remains."""
+        while self.processes:
+            time.sleep(POLL_SECONDS)
+            self.report_finished()
+            for index, process in list(self.processes.items()):
+                if process.exitcode is None:
+                    continue
+                del self.processes[index]
+                if process.exitcode != 0:
+                    logger.warning("worker %d (pid %s) ended with exit code %s", index, process.pid, process.exitcode)
+                    if self.restarts < 2 * self.config.workers and self.work_remains():
+                        self.restarts += 1
+                        self.start(index)
+        self.report_finished()
+
+    def recover_lost_trials(self) -> bool:
+        """Fail trials whose worker died (once their heartbeat is stale) so they are re-run."""
+        from optuna.storages import fail_stale_trials
+
+        lost = [t for t in self.study.get_trials(deepcopy=False) if t.state.name == "RUNNING"
+                and not _alive_here(t.user_attrs.get("worker"))]
+        if not lost:
+            return False
+        deadline = time.monotonic() + 4 * self.config.heartbeat_interval_s + 10
+        logger.warning("trials %s lost their worker; waiting for their heartbeat to go stale",
+                       [t.number for t in lost])
+        while time.monotonic() < deadline:
+            fail_stale_trials(self.study)
+            if not any(self.study.get_trials(deepcopy=False)[t.number].state.name == "RUNNING" for t in lost):
+                return True
+            time.sleep(1)
+        return False
+
+    def stop(self) -> None:
+        """Ctrl-C or an API stop: pass SIGINT on, then kill what does not end in time."""
+        for process in self.processes.values():
+            if process.exitcode is None and process.pid:
+                try:
+                    os.kill(process.pid, signal.SIGINT)
+                except ProcessLookupError:
+                    pass
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        for process in self.processes.values():
+            process.join(max(0.0, deadline - time.monotonic()))
+            if process.exitcode is None:
+                process.kill()
+
+
+def _alive_here(worker: Optional[str]) -> bool:
+    """A trial's worker is alive when it runs on this host and its process exists (other hosts: assume so)."""
+    import socket
+
+    if not worker or ":" not in worker:
+        return False
+    host, pid = worker.rsplit(":", 1)
+    if host != socket.gethostname():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except (ProcessLookupError, ValueError):
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def run_worker_pool(config: "OptimizationConfig", study: "optuna.Study", run_dir: Path,
+                    listener: "RunListener") -> None:
+    """Run the study on ``config.workers`` processes until it holds ``config.trials`` trials."""
+    pool = WorkerPool(config, study, run_dir, listener)
+    try:
+        for _ in range(3):  # a round, then again if a lost trial was re-queued after the last worker ended
+            for index in range(config.workers):
+                pool.start(index)
+            pool.supervise()
+            if not (pool.recover_lost_trials() and pool.work_remains()):
+                break
+    except KeyboardInterrupt:
+        pool.stop()
+        raise
