@@ -22,11 +22,7 @@ STATE_COLORS = {"complete": "tab:blue", "pruned": "tab:orange", "failed": "tab:r
 
 
 def _save(fig: plt.Figure, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return trial_plots.save_figure(fig, path, dpi=110)
 
 
 def plot_history(summary: dict[str, Any], path: Path) -> Optional[Path]:

@@ -75,7 +75,9 @@ class StopAtCap:
     def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         trials = study.get_trials(deepcopy=False)
         retried = retried_numbers(trials)
-        if sum(counts_towards_cap(t, retried, in_flight=True) for t in trials) >= self.cap:
+        # Enqueued (WAITING) trials are work still to do, not a reason to stop.
+        started = [t for t in trials if t.state != optuna.trial.TrialState.WAITING]
+        if sum(counts_towards_cap(t, retried, in_flight=True) for t in started) >= self.cap:
             study.stop()
 
 

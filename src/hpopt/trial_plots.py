@@ -20,10 +20,11 @@ from hpopt.trial_objective import TRIAL_DETAILS_DIR  # noqa: E402
 logger = logging.getLogger(__name__)
 
 
-def _save(fig: plt.Figure, path: Path) -> Path:
+def save_figure(fig: plt.Figure, path: Path, dpi: int = 100) -> Path:
+    """Write and close a figure (closing matters: a long run makes hundreds)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=dpi)
     plt.close(fig)
     return path
 
@@ -53,7 +54,7 @@ def plot_training_curves(details: dict[str, Any], path: Path) -> Optional[Path]:
         ax.set_title(f"Trial {details['number']}: {title} ({details.get('status')})")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_gradient_flow(details: dict[str, Any], path: Path) -> Optional[Path]:
@@ -77,7 +78,7 @@ def plot_gradient_flow(details: dict[str, Any], path: Path) -> Optional[Path]:
     ax.tick_params(axis="x", rotation=45)
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=7, ncol=2)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_weight_distributions(details: dict[str, Any], path: Path) -> Optional[Path]:
@@ -103,7 +104,7 @@ def plot_weight_distributions(details: dict[str, Any], path: Path) -> Optional[P
     for ax in list(axes.flat)[len(layers):]:
         ax.axis("off")
     fig.suptitle(f"Trial {details['number']}: weight and bias distributions (epoch {snapshots[-1]['epoch']})")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_dead_neurons(details: dict[str, Any], path: Path) -> Optional[Path]:
@@ -119,7 +120,7 @@ def plot_dead_neurons(details: dict[str, Any], path: Path) -> Optional[Path]:
     ax.set_ylabel("dead share")
     ax.set_title(f"Trial {details['number']}: dead neurons per layer")
     ax.tick_params(axis="x", rotation=45)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_confusion_matrix(confusion: list[list[int]], class_names: list[str], path: Path) -> Path:
@@ -141,7 +142,7 @@ def plot_confusion_matrix(confusion: list[list[int]], class_names: list[str], pa
     ax.set_ylabel("true")
     accuracy = np.trace(matrix) / max(1, matrix.sum())
     ax.set_title(f"Confusion matrix on the test split (accuracy {accuracy:.3f})")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_activation_maps(model: Any, images: np.ndarray, path: Path, max_channels: int = 6) -> Optional[Path]:
@@ -164,7 +165,7 @@ def plot_activation_maps(model: Any, images: np.ndarray, path: Path, max_channel
     for ax in axes.flat:
         ax.axis("off")
     fig.suptitle("Activation maps of the first conv layer")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def write_trial_plots(run_dir: Path, number: int, evaluation: Optional[dict[str, Any]], dataset: Any) -> dict[str, Path]:

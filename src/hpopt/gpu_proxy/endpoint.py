@@ -1,0 +1,71 @@
+"""Where the GPU proxy is and how to authenticate, from the config and the environment.
+
+gpu_proxy_endpoint takes a full URL (``http://127.0.0.1:8011`` for a local worker, any
+RunPod-compatible base URL) or a RunPod endpoint id; without it RUNPOD_ENDPOINT_ID is
+used. The API key comes from RUNPOD_API_KEY only (never from the command line, so it does
+not land in shell history, summary.json or logs) and is kept out of repr and messages.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Mapping, Optional
+
+RUNPOD_API_BASE = "https://api.runpod.ai/v2"
+ENDPOINT_ID_ENV = "RUNPOD_ENDPOINT_ID"
+API_KEY_ENV = "RUNPOD_API_KEY"
+_ENDPOINT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{2,127}$")
+
+
+class EndpointConfigError(ValueError):
+    """No usable endpoint: the message says which setting to give."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A RunPod(-compatible) queue endpoint: ``<base_url>/run``, ``/stream/<id>``, ..."""
+
+    base_url: str
+    source: str  # "gpu_proxy_endpoint" or "RUNPOD_ENDPOINT_ID"
+    api_key: Optional[str] = field(default=None, repr=False)
+
+    @property
+    def is_runpod(self) -> bool:
+        return self.base_url.startswith(RUNPOD_API_BASE)
+
+    def headers(self) -> dict[str, str]:
+        headers = {"content-type": "application/json", "accept": "application/json"}
+        if self.api_key:
+            headers["authorization"] = f"Bearer {self.api_key}"
+        return headers
+
+    def redact(self, text: str) -> str:
+        """``text`` with the API key masked (for messages built from server replies)."""
+        return text.replace(self.api_key, "***") if self.api_key else text
+
+
+def resolve_endpoint(configured: Optional[str], environ: Optional[Mapping[str, str]] = None) -> Endpoint:
+    """The endpoint from gpu_proxy_endpoint (URL or id), else RUNPOD_ENDPOINT_ID."""
+    env = os.environ if environ is None else environ
+    api_key = (env.get(API_KEY_ENV) or "").strip() or None
+    value = (configured or "").strip()
+    source = "gpu_proxy_endpoint"
+    if not value:
+        value = (env.get(ENDPOINT_ID_ENV) or "").strip()
+        source = ENDPOINT_ID_ENV
+    if not value:
+        raise EndpointConfigError(
+            "no GPU proxy endpoint: set gpu_proxy_endpoint=<RunPod endpoint id or URL> (or the "
+            f"{ENDPOINT_ID_ENV} environment variable) and {API_KEY_ENV}, or set use_gpu_proxy=false")
+    if value.startswith(("http://", "https://")):
+        return Endpoint(base_url=value.rstrip("/"), source=source, api_key=api_key)
+    if not _ENDPOINT_ID.match(value):
+        raise EndpointConfigError(
+            f"{source}={value!r} is neither a URL (http://... or https://...) nor a RunPod endpoint id "
+            "(letters, digits, - and _)")
+    if not api_key:
+        raise EndpointConfigError(
+            f"the RunPod endpoint {value!r} needs an API key: set the {API_KEY_ENV} environment variable")
+    return Endpoint(base_url=f"{RUNPOD_API_BASE}/{value}", source=source, api_key=api_key)
