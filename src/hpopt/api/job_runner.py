@@ -1,0 +1,228 @@
+"""A job's OS process: ``python -m hpopt.api.job_runner --job-dir DIR ...``.
+
+Runs exactly what the CLI runs (``hpopt.runner.run_optimization``) with a listener that
+appends every run event to the job's event log. It is the only place TensorFlow loads
+for the API. It holds an exclusive lock on job.lock while it lives (so a restarted
+server can tell a live job from a dead one without trusting a pid), turns SIGINT and
+SIGTERM into the runner's clean Ctrl-C path, and interrupts itself when the server that
+started it dies, so a job never trains unwatched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no storage lock (one job at a time is safe there)
+    fcntl = None  # type: ignore[assignment]
+
+from hpopt.api.event_log import EVENTS_FILE, EventWriter
+from hpopt.api.proc import hold_lock
+from hpopt.events import RunListener
+
+CONFIG_FILE = "config.json"
+LOCK_FILE = "job.lock"
+LOG_FILE = "job.log"
+EXIT_COMPLETED, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
+
+logger = logging.getLogger("hpopt.api.job")
+
+
+class _Interrupts:
+    """Why and whether the job was asked to stop, and where the stop takes effect.
+
+    SIGINT, SIGTERM and a dead parent only set a flag: ``check`` raises KeyboardInterrupt
+    (the runner's clean Ctrl-C path) at the next run event, i.e. at the end of the running
+    epoch. An exception raised by a signal at an arbitrary point can land inside
+    TensorFlow or a finalizer, where it is lost or leaves a lock held (the results would
+    then never be written). If no run event comes within ``hard_after`` seconds (a very
+    long epoch), or a second signal arrives, the interrupt is raised where the code is.
+    """
+
+    def __init__(self, hard_after: float = 30.0) -> None:
+        self.reason = "stop"
+        self.requested = False
+        self.delivered = False
+        self.hard_after = hard_after
+        self.immediate = False  # True when this process only supervises (workers=N): no safe point needed
+
+    def install(self) -> None:
+        signal.signal(signal.SIGINT, self._on_signal)  # even if started with SIGINT ignored
+        signal.signal(signal.SIGTERM, self._on_signal)
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        if signum == signal.SIGTERM and not self.requested:
+            self.reason = "terminated"
+        if self.requested:  # a second signal, or the hard deadline: stop where we are
+            if self.delivered:
+                return
+            self.delivered = True
+            raise KeyboardInterrupt
+        self.requested = True
+        if self.immediate:
+            self.delivered = True
+            raise KeyboardInterrupt
+        logger.info("stop requested (%s): the running trial ends after its current epoch", self.reason)
+        timer = threading.Timer(self.hard_after, self._escalate)
+        timer.daemon = True
+        timer.start()
+
+    def _escalate(self) -> None:
+        if not self.delivered:
+            logger.warning("no epoch ended within %.0f s of the stop request: interrupting now", self.hard_after)
+            os.kill(os.getpid(), signal.SIGINT)
+
+    def check(self) -> None:
+        """Called at every run event: raise the requested stop at this safe point."""
+        if self.requested:
+            self.delivered = True
+            raise KeyboardInterrupt
+
+    def watch_parent(self, parent_pid: int, interval: float = 0.5) -> None:
+        def watch() -> None:
+            while os.getppid() == parent_pid:
+                time.sleep(interval)
+            self.reason = "server_gone"
+            logger.warning("the API server (pid %d) is gone: stopping after the running epoch", parent_pid)
+            os.kill(os.getpid(), signal.SIGINT)
+
+        threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
+
+
+class EventLogListener(RunListener):
+    """Forwards run events to the event log (quick: one small write per event)."""
+
+    def __init__(self, writer: EventWriter, interrupts: Optional[_Interrupts] = None) -> None:
+        self.writer = writer
+        self.interrupts = interrupts or _Interrupts()
+
+    def on_run_started(self, info: dict[str, Any]) -> None:
+        self.writer.write("run_started", info=info)
+        self.interrupts.check()
+
+    def on_trial_started(self, number: int, params: dict[str, Any]) -> None:
+        self.interrupts.check()
+        self.writer.write("trial_started", trial=number, params=params)
+
+    def on_epoch(self, number: int, record: Any) -> None:
+        data = record.model_dump(mode="json") if hasattr(record, "model_dump") else dict(record)
+        self.writer.write("epoch", trial=number, record=data)
+        self.interrupts.check()
+
+    def on_trial_finished(self, row: dict[str, Any]) -> None:
+        self.writer.write("trial_finished", trial=row.get("number"), row=row)
+        self.interrupts.check()
+
+    def on_run_finished(self, summary: dict[str, Any]) -> None:
+        self.interrupts.delivered = True  # results are written: nothing left to interrupt
+        condensed = {k: v for k, v in summary.items() if k not in ("trials", "config")}
+        if isinstance(condensed.get("best_trial"), dict):
+            condensed["best_trial"] = {k: v for k, v in condensed["best_trial"].items() if k != "history"}
+        self.writer.write("run_finished", summary=condensed)
+
+
+def _setup_logging(job_dir: Path, level: str) -> None:
+    handler = logging.FileHandler(job_dir / LOG_FILE, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(getattr(logging, level, logging.INFO))
+    logging.captureWarnings(True)
+    for name in ("matplotlib", "PIL", "h5py", "urllib3"):
+        logging.getLogger(name).setLevel(logging.INFO)
+
+
+def _directions(config: Any) -> list[str]:
+    try:
+        from hpopt.objectives import study_directions
+
+        return list(study_directions(config.mode, config.optimize_for))
+    except Exception:  # noqa: BLE001 - only used to rank trials live; summary.json is authoritative
+        return ["maximize"]
+
+
+def _prepare_storage(config: Any, lock_dir: Path) -> None:
+    """Create the Optuna storage's tables under a lock before the runner opens the study.
+
+    Two jobs starting at once on a fresh SQLite storage would both create its tables and
+    one would fail ("table ... already exists"); serializing the first open avoids that.
+    """
+    import optuna
+
+    from hpopt.study import storage_url
+
+    with (lock_dir / "storage.lock").open("a+") as handle:
+        if fcntl is not None:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        optuna.storages.RDBStorage(storage_url(config)).remove_session()
+
+
+def run_job(job_dir: Path, attempt: int, parent_pid: Optional[int], nice: int, hard_stop_after: float = 30.0) -> int:
+    """Run the job once; returns the process exit status."""
+    from hpopt.config import OptimizationConfig
+
+    interrupts = _Interrupts(hard_stop_after)
+    interrupts.install()
+    if nice:
+        try:
+            os.nice(nice)
+        except (AttributeError, OSError):
+            pass
+    lock = hold_lock(job_dir / LOCK_FILE)
+    writer = EventWriter(job_dir / EVENTS_FILE)
+    try:
+        try:
+            config = OptimizationConfig.model_validate(json.loads((job_dir / CONFIG_FILE).read_text()))
+        except (OSError, ValueError) as exc:  # e.g. a custom dataset deleted since the job was queued
+            writer.write("job_started", attempt=attempt, pid=os.getpid(), directions=["maximize"])
+            writer.write("job_outcome", outcome="failed", error=f"the job's settings are no longer valid: {exc}"[:2000])
+            return EXIT_FAILED
+        _setup_logging(job_dir, config.log_level)
+        interrupts.immediate = config.workers > 1  # the worker pool forwards the stop to its processes
+        if parent_pid:
+            interrupts.watch_parent(parent_pid)
+        writer.write("job_started", attempt=attempt, pid=os.getpid(), directions=_directions(config))
+        outcome, error, code = "completed", None, EXIT_COMPLETED
+        try:
+            from hpopt.runner import run_optimization  # TensorFlow loads here, in the job process only
+
+            _prepare_storage(config, job_dir.parent)
+            run_optimization(config, EventLogListener(writer, interrupts))
+        except KeyboardInterrupt:
+            outcome, error, code = "interrupted", interrupts.reason, EXIT_INTERRUPTED
+        except Exception as exc:  # noqa: BLE001 - the job's outcome must reach the server whatever failed
+            logger.error("job failed", exc_info=True)
+            outcome, error, code = "failed", f"{type(exc).__name__}: {exc}"[:2000], EXIT_FAILED
+        interrupts.delivered = True
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the outcome line must be written whatever comes now
+        writer.write("job_outcome", outcome=outcome, error=error)
+        return code
+    finally:
+        writer.close()
+        lock.close()
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m hpopt.api.job_runner")
+    parser.add_argument("--job-dir", required=True, type=Path)
+    parser.add_argument("--attempt", type=int, default=1)
+    parser.add_argument("--parent-pid", type=int, default=None)
+    parser.add_argument("--nice", type=int, default=0)
+    parser.add_argument("--hard-stop-after", type=float, default=30.0,
+                        help="seconds after a stop request before interrupting mid-epoch")
+    args = parser.parse_args(argv)
+    return run_job(args.job_dir.resolve(), args.attempt, args.parent_pid, args.nice, args.hard_stop_after)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,117 @@
+"""JobLive: a job's state as its event log tells it (trials, the running trial, outcome).
+
+Rebuilt by replaying the log, so it is the same after a server restart as before; the
+server keeps one per job and feeds it the lines appended since the last look.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+from hpopt.api.event_log import EventTail
+
+__all__ = ["JobLive", "best_of", "trends_of", "first_value"]
+
+# Events the job process writes (hpopt.api.job_runner); only some are forwarded to clients.
+FORWARDED = ("run_started", "trial_started", "epoch", "trial_finished", "run_finished")
+
+
+def first_value(row: dict[str, Any]) -> Optional[float]:
+    """The value that ranks a trial: the value, or the first objective's in pareto mode."""
+    value = row.get("value")
+    if isinstance(value, list):
+        value = value[0] if value else None
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _better(a: float, b: float, direction: str) -> bool:
+    return a < b if direction == "minimize" else a > b
+
+
+def best_of(rows: list[dict[str, Any]], direction: str) -> Optional[dict[str, Any]]:
+    """The complete trial with the best value (lowest number on ties)."""
+    best = None
+    for row in rows:
+        value = first_value(row)
+        if row.get("state") != "complete" or value is None:
+            continue
+        if best is None or _better(value, first_value(best), direction):  # type: ignore[arg-type]
+            best = row
+    return best
+
+
+def trends_of(rows: list[dict[str, Any]], direction: str) -> list[dict[str, Any]]:
+    """Per trial: value, running best, val_accuracy and health, in trial order."""
+    out, best = [], None
+    for row in sorted(rows, key=lambda r: r["number"]):
+        value = first_value(row)
+        if row.get("state") == "complete" and value is not None and (best is None or _better(value, best, direction)):
+            best = value
+        health = row.get("health") or {}
+        out.append({
+            "number": row["number"], "state": row.get("state"), "value": value, "best_value": best,
+            "val_accuracy": row.get("val_accuracy"), "overall_health": health.get("overall_health"),
+            "health": {k: v for k, v in health.items() if isinstance(v, (int, float)) and not isinstance(v, bool)},
+            "duration_s": row.get("duration_s"), "epochs_run": row.get("epochs_run"),
+        })
+    return out
+
+
+class JobLive:
+    """Folds a job's event log into its current state."""
+
+    def __init__(self, events_path: Path) -> None:
+        self.tail = EventTail(events_path)
+        self.attempt = 0
+        self.directions: list[str] = ["maximize"]
+        self.run_info: Optional[dict[str, Any]] = None
+        self.trials: dict[int, dict[str, Any]] = {}
+        self.current: Optional[dict[str, Any]] = None
+        self.outcome: Optional[dict[str, Any]] = None
+        self.summary: Optional[dict[str, Any]] = None
+
+    @property
+    def direction(self) -> str:
+        return self.directions[0] if self.directions else "maximize"
+
+    def refresh(self) -> list[dict[str, Any]]:
+        """Apply the events appended since the last call; returns them in order."""
+        events = list(self.tail.read_new())
+        for event in events:
+            self.apply(event)
+        return events
+
+    def apply(self, event: dict[str, Any]) -> None:
+        kind = event.get("type")
+        if kind == "job_started":
+            self.attempt = int(event.get("attempt") or self.attempt + 1)
+            self.directions = list(event.get("directions") or self.directions)
+            self.current, self.outcome, self.summary = None, None, None
+        elif kind == "run_started":
+            self.run_info = event.get("info")
+        elif kind == "trial_started":
+            self.current = {"number": event.get("trial"), "params": event.get("params") or {},
+                            "started_at": event.get("time"), "epochs": []}
+        elif kind == "epoch" and self.current is not None and self.current["number"] == event.get("trial"):
+            self.current["epochs"].append(event.get("record") or {})
+        elif kind == "trial_finished":
+            row = event.get("row") or {}
+            if isinstance(row.get("number"), int):
+                self.trials[row["number"]] = row
+                if self.current is not None and self.current["number"] == row["number"]:
+                    self.current = None
+        elif kind == "run_finished":
+            self.summary = event.get("summary")
+            self.current = None
+        elif kind == "job_outcome":
+            self.outcome = {"outcome": event.get("outcome"), "error": event.get("error")}
+            self.current = None
+
+    def rows(self) -> list[dict[str, Any]]:
+        return [self.trials[n] for n in sorted(self.trials)]
+
+    def counts(self) -> dict[str, int]:
+        states = [row.get("state") for row in self.trials.values()]
+        return {"n_finished": len(states), "n_complete": states.count("complete"),
+                "n_pruned": states.count("pruned"), "n_failed": states.count("failed")}

@@ -1,0 +1,2 @@
+"""One router per resource: meta (health, datasets, modes, objectives), optimize, jobs,
+trials, files, stream."""

@@ -1,0 +1,66 @@
+"""POST /optimize: validate settings exactly as the CLI does and queue a job."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Union
+
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel
+
+from hpopt.api.deps import errors, get_manager
+from hpopt.api.manager import JobConflict, JobManager
+from hpopt.api.optimize_request import RequestError, config_from_body, optimize_request_schema
+from hpopt.api.schemas import JobOut
+from hpopt.api.security import require_api_key
+
+router = APIRouter(tags=["jobs"], dependencies=[Depends(require_api_key)])
+
+
+class ConfigProblem(BaseModel):
+    loc: list[Union[str, int]]
+    msg: str
+    type: str
+
+
+class ConfigProblems(BaseModel):
+    detail: list[ConfigProblem]
+
+
+def _invalid(message: str, key: Any = None, kind: str = "config_error") -> RequestValidationError:
+    loc = ("body", key) if key else ("body",)
+    return RequestValidationError([{"loc": loc, "msg": message, "type": kind}])
+
+
+@router.post(
+    "/optimize", status_code=201, response_model=JobOut, summary="Start an optimization job",
+    responses={**errors(409, 413), 422: {"model": ConfigProblems, "description": "a setting is unknown, malformed "
+                                         "or inconsistent: the CLI's message, with the key in loc"}},
+    openapi_extra={"requestBody": {"required": False, "content": {"application/json": {
+        "schema": optimize_request_schema()}}}},
+)
+async def optimize(request: Request, response: Response, manager: JobManager = Depends(get_manager)) -> dict:
+    """Queue a job that runs what ``python src/optimizer.py key=value ...`` runs.
+
+    The body takes the seed's shape (dataset_name, mode, optimize_for, trials,
+    health_weight, config_overrides) or the CLI's flat keys, validated by the same config
+    model as the CLI: a mistake answers 422 with the CLI's message and the key in ``loc``.
+    Server environment variables (HYPEROPT_*) and .env give the defaults, as for the CLI.
+    The job starts at once when a slot is free (max_concurrent_jobs), else waits as pending.
+    """
+    raw = await request.body()
+    try:
+        body = json.loads(raw) if raw.strip() else {}
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise _invalid(f"the body is not valid JSON: {exc}", kind="json_invalid") from None
+    try:
+        config = config_from_body(body, manager.results_dir)
+    except RequestError as exc:
+        raise _invalid(str(exc), exc.key) from None
+    try:
+        record = manager.submit(config)
+    except JobConflict as exc:
+        raise HTTPException(status_code=409, detail=str(exc)) from None
+    response.headers["Location"] = f"/jobs/{record.job_id}"
+    return manager.view(record)

@@ -1,0 +1,195 @@
+"""Response and request models of the REST API (what /openapi.json documents).
+
+Trial rows keep extra fields (``extra="allow"``): they are summary.json's entries, whose
+contract lives in DESIGN.md, and the API should not silently drop what the runner adds.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field
+
+JobStatus = Literal["pending", "running", "completed", "failed", "cancelled", "interrupted"]
+Number = Optional[float]
+
+
+class ErrorOut(BaseModel):
+    detail: str = Field(description="what went wrong and what to do about it")
+
+
+class GpuProxyOut(BaseModel):
+    client_installed: bool = Field(description="the GPU proxy client (hpopt.executors.gpu_proxy) is present")
+    credentials_configured: bool = Field(description="RUNPOD_API_KEY is set (its value is never shown)")
+    endpoint: Optional[str] = Field(None, description="HYPEROPT_GPU_PROXY_ENDPOINT, when set")
+    enabled_by_default: bool = Field(description="HYPEROPT_USE_GPU_PROXY is true: jobs use it unless told otherwise")
+
+
+class JobCounts(BaseModel):
+    running: int
+    pending: int
+    total: int
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok"] = "ok"
+    version: str
+    jobs: JobCounts
+    max_concurrent_jobs: int
+    auth_required: bool
+    gpu_proxy: GpuProxyOut
+
+
+class DatasetOut(BaseModel):
+    name: str
+    modality: Literal["image", "text"]
+    input_shape: list[int] = Field(description="the default shape (gtsrb follows image_size, text sequence_length)")
+    num_classes: int
+    description: str
+    bundled: bool = Field(description="ships with the package (always offline)")
+    available_offline: bool = Field(description="its files are on the server, so no download is needed")
+
+
+class ModeOut(BaseModel):
+    name: str
+    description: str
+    objectives: list[str] = Field(description="values of optimize_for this mode accepts")
+
+
+class ObjectiveOut(BaseModel):
+    name: str
+    modes: list[str] = Field(description="modes in which optimize_for may name it")
+    health_only: bool
+
+
+class ProgressOut(BaseModel):
+    trials_total: int = Field(description="the study's trial cap (finished trials of earlier attempts count)")
+    trials_finished: int
+    n_complete: int
+    n_pruned: int
+    n_failed: int
+    current_trial: Optional[int] = None
+    current_epoch: Optional[int] = None
+    best_value: Number = None
+
+
+class JobOut(BaseModel):
+    job_id: str
+    status: JobStatus
+    run_name: str
+    dataset: str
+    mode: str
+    optimize_for: str
+    trials: int
+    created_at: str
+    updated_at: str
+    queued_at: Optional[str] = None
+    started_at: Optional[str] = Field(None, description="start of the latest attempt")
+    finished_at: Optional[str] = None
+    attempts: int = Field(description="processes started for this job (1 + resumes)")
+    stop_requested: bool
+    error: Optional[str] = None
+    queue_position: Optional[int] = Field(None, description="1 = next to start; pending jobs only")
+    progress: ProgressOut
+    config: dict[str, Any] = Field(description="the job's full, validated configuration")
+
+
+class JobListOut(BaseModel):
+    jobs: list[JobOut]
+    total: int = Field(description="jobs matching the filter, before paging")
+    limit: int
+    offset: int
+
+
+class TrialOut(BaseModel):
+    """One trial as summary.json lists it (history only on request)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    number: int
+    state: str
+    value: Union[float, list[Optional[float]], None] = None
+    val_accuracy: Number = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    health: Optional[dict[str, Any]] = None
+    epochs_run: Optional[int] = None
+    duration_s: Number = None
+    started_at: Optional[str] = None
+    finished_at: Optional[str] = None
+    execution: Optional[str] = None
+    worker: Optional[str] = None
+    failure: Optional[str] = None
+    history: Optional[list[dict[str, Any]]] = None
+
+
+class TrialsOut(BaseModel):
+    job_id: str
+    status: JobStatus
+    count: int
+    trials: list[TrialOut]
+
+
+class CurrentTrial(BaseModel):
+    number: int
+    params: dict[str, Any]
+    started_at: Optional[str] = None
+    planned_epochs: Optional[int] = None
+    epochs: list[dict[str, Any]] = Field(description="per-epoch metrics so far (loss, accuracy, val_*, health)")
+
+
+class CurrentTrialOut(BaseModel):
+    job_id: str
+    status: JobStatus
+    trial: Optional[CurrentTrial] = Field(None, description="null when no trial is training")
+
+
+class BestTrialOut(BaseModel):
+    job_id: str
+    status: JobStatus
+    direction: str
+    best_trial: Optional[TrialOut] = Field(None, description="null until a trial completes")
+    test_accuracy: Number = None
+    pareto_front: Optional[list[dict[str, Any]]] = None
+
+
+class TrendPoint(BaseModel):
+    number: int
+    state: Optional[str] = None
+    value: Number = None
+    best_value: Number = Field(None, description="best value of complete trials up to this one")
+    val_accuracy: Number = None
+    overall_health: Number = None
+    health: dict[str, float] = Field(default_factory=dict)
+    duration_s: Number = None
+    epochs_run: Optional[int] = None
+
+
+class TrendsOut(BaseModel):
+    job_id: str
+    status: JobStatus
+    direction: str
+    trends: list[TrendPoint]
+
+
+class FileOut(BaseModel):
+    path: str = Field(description="relative to the run folder, with / separators")
+    size: int
+    modified: str
+
+
+class FilesOut(BaseModel):
+    job_id: str
+    run_name: str
+    files: list[FileOut]
+
+
+class ResumeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    trials: Optional[int] = Field(None, ge=1, le=100000,
+                                  description="new total trial cap; omit to finish the original one")
+
+
+class DeletedOut(BaseModel):
+    job_id: str
+    deleted: bool = True

@@ -1,0 +1,134 @@
+"""ApiSettings: how the API server itself is configured (not what a job optimizes).
+
+Layered like the CLI's config: defaults < .env < HYPEROPT_* environment variables <
+``key=value`` arguments. The API key is read from HYPEROPT_API_KEY only (never from the
+command line, where ``ps`` would show it) and kept as a SecretStr so no repr or log
+line ever contains it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+__all__ = ["ApiSettings", "SettingsError", "load_settings", "ENV_PREFIX"]
+
+ENV_PREFIX = "HYPEROPT_"
+API_KEY_ENV = "HYPEROPT_API_KEY"
+# key=value names and their environment variables (HYPEROPT_<KEY>)
+SETTING_KEYS = ("host", "port", "results_dir", "max_concurrent_jobs", "stop_grace_s", "max_body_bytes",
+                "cors_origins", "job_nice", "server_log_level")
+
+
+class SettingsError(ValueError):
+    """A server setting is unknown or invalid; str() is the line to show (exit status 2)."""
+
+    exit_code = 2
+
+
+class ApiSettings(BaseModel):
+    """Everything the server needs; immutable so every request sees the same settings."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: str = Field("127.0.0.1", description="address to bind; 0.0.0.0 exposes the server (set an API key)")
+    port: int = Field(8000, ge=0, le=65535, description="TCP port; 0 picks a free one")
+    results_dir: Path = Field(Path("./optimization_results"), description="run folders, job records and studies")
+    max_concurrent_jobs: int = Field(
+        1, ge=0, le=64, description="jobs training at once; the rest wait as pending. 0 pauses job starts "
+        "(jobs queue until a server with a positive limit runs them)")
+    stop_grace_s: float = Field(60.0, gt=0, le=3600, description="seconds a stopped job may take to write its "
+                                "results before it is killed")
+    max_body_bytes: int = Field(65536, ge=1024, le=16 * 1024 * 1024, description="largest request body accepted")
+    cors_origins: tuple[str, ...] = Field((), description="origins allowed by CORS (comma-separated); none = CORS off")
+    job_nice: int = Field(5, ge=0, le=19, description="niceness of job processes, so the API answers while they train")
+    server_log_level: str = Field("INFO", description="level of the server's log on stderr")
+    api_key: Optional[SecretStr] = Field(None, description="required on every route but /health when set")
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip() and part.strip().lower() != "none")
+        return value
+
+    @field_validator("server_log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        upper = value.upper()
+        if upper not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise ValueError("expected DEBUG, INFO, WARNING or ERROR")
+        return upper
+
+    @field_validator("api_key", mode="before")
+    @classmethod
+    def _empty_key_is_none(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @property
+    def results_path(self) -> Path:
+        return Path(self.results_dir).expanduser().resolve()
+
+    @property
+    def jobs_db(self) -> Path:
+        return self.results_path / "hpopt_jobs.db"
+
+    @property
+    def jobs_dir(self) -> Path:
+        """Per-job bookkeeping (config, events, logs); run folders live beside it."""
+        return self.results_path / ".hpopt_jobs"
+
+
+def _env_values(environ: Mapping[str, str], env_file: Optional[str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    if env_file is not None and os.path.isfile(env_file):
+        from dotenv import dotenv_values
+
+        values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    values.update(environ)
+    out: dict[str, Any] = {}
+    for key in SETTING_KEYS:
+        name = ENV_PREFIX + key.upper()
+        if name in values:
+            out[key] = values[name]
+    if values.get(API_KEY_ENV):
+        out["api_key"] = values[API_KEY_ENV]
+    return out
+
+
+def _args_values(args: Sequence[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for arg in args:
+        if "=" not in arg:
+            raise SettingsError(f"expected key=value, got {arg!r}; keys: {', '.join(SETTING_KEYS)}")
+        key, value = arg.split("=", 1)
+        key = key.strip().lower().replace("-", "_")
+        if key == "api_key":
+            raise SettingsError("api_key is read from HYPEROPT_API_KEY only, so it never shows in the process list")
+        if key not in SETTING_KEYS:
+            close = difflib.get_close_matches(key, SETTING_KEYS, n=1)
+            hint = f" — did you mean {close[0]!r}?" if close else ""
+            raise SettingsError(f"unknown key {key!r}{hint}; keys: {', '.join(SETTING_KEYS)}")
+        out[key] = value
+    return out
+
+
+def load_settings(args: Sequence[str] = (), *, environ: Optional[Mapping[str, str]] = None,
+                  env_file: Optional[str] = ".env") -> ApiSettings:
+    """Server settings from defaults < env_file < environ < args; SettingsError on a mistake."""
+    merged = _env_values(os.environ if environ is None else environ, env_file)
+    merged.update(_args_values(args))
+    try:
+        return ApiSettings.model_validate(merged)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = str(err["loc"][0]) if err["loc"] else "settings"
+        shown = "<hidden>" if key == "api_key" else merged.get(key)
+        raise SettingsError(f"{key}={shown!r} is not valid: {err['msg']}") from None

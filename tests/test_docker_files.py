@@ -1,0 +1,122 @@
+"""The Dockerfile and docker_build_script.sh, checked without a Docker engine: the
+Dockerfile is parsed (stages, start command, port, volume, dependency versions) and the
+script runs against a stand-in ``docker`` that records what it was asked to do."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from hpopt.api.settings import ApiSettings
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def instructions(text: str) -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) with line continuations joined and comments dropped."""
+    joined = re.sub(r"\\\n", " ", text)
+    out = []
+    for line in joined.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            word, _, rest = line.partition(" ")
+            out.append((word.upper(), rest.strip()))
+    return out
+
+
+@pytest.fixture(scope="module")
+def stages() -> list[dict]:
+    """The Dockerfile's stages, each with its FROM arguments and instructions."""
+    result: list[dict] = []
+    for word, rest in instructions((REPO / "Dockerfile").read_text()):
+        if word == "FROM":
+            image, _, name = rest.partition(" AS ")
+            result.append({"from": image.strip(), "name": name.strip(), "steps": []})
+        elif result:
+            result[-1]["steps"].append((word, rest))
+    return result
+
+
+def steps(stage: dict, word: str) -> list[str]:
+    return [rest for w, rest in stage["steps"] if w == word]
+
+
+def test_three_stages_cuda_then_dependencies_then_code(stages):
+    assert [s["name"] for s in stages] == ["base", "deps", "app"]
+    cuda_arg = re.search(r"ARG CUDA_IMAGE=(\S+)", (REPO / "Dockerfile").read_text()).group(1)
+    assert stages[0]["from"] == "${CUDA_IMAGE}" and cuda_arg.startswith("nvidia/cuda:") and "cudnn" in cuda_arg
+    assert stages[1]["from"] == "base" and stages[2]["from"] == "deps"
+    assert steps(stages[1], "COPY") == ["requirements.txt ./"]
+    assert any(copy.startswith("src/") for copy in steps(stages[2], "COPY"))
+    for stage in stages:
+        for copy in steps(stage, "COPY"):
+            assert (REPO / copy.split()[0]).exists(), copy
+
+
+def test_dependencies_match_requirements(stages):
+    requirements = (REPO / "requirements.txt").read_text()
+    tf_range = re.search(r"^tensorflow-cpu(\S+?)\s*;", requirements, re.M).group(1)
+    install = " ".join(steps(stages[1], "RUN"))
+    assert f'"tensorflow[and-cuda]{tf_range}"' in install
+    assert "-r /tmp/requirements-image.txt" in install and "grep -v" in install
+
+
+def test_starts_the_api_server_on_the_exposed_port_with_a_results_volume(stages):
+    app = stages[-1]
+    assert steps(app, "CMD") == ['["python", "src/api_server.py"]']
+    env = " ".join(steps(app, "ENV"))
+    port = re.search(r"HYPEROPT_PORT=(\d+)", env).group(1)
+    assert steps(app, "EXPOSE") == [port] and int(port) == ApiSettings().port
+    assert "HYPEROPT_HOST=0.0.0.0" in env and "HYPEROPT_RESULTS_DIR=/app/optimization_results" in env
+    assert steps(app, "VOLUME") == ['["/app/optimization_results"]']
+    assert any(f"127.0.0.1:{port}/health" in h for h in steps(app, "HEALTHCHECK"))
+
+
+def test_dockerignore_keeps_secrets_and_builds_out():
+    ignored = (REPO / ".dockerignore").read_text().split()
+    assert {".env", ".venv", ".git", "optimization_results"} <= set(ignored)
+
+
+@pytest.fixture
+def script_dir(tmp_path):
+    shutil.copy(REPO / "docker_build_script.sh", tmp_path)
+    (tmp_path / ".env").write_text('DOCKER_HUB_USER=alice\nIMAGE_NAME="hpopt-gpu"\nHYPEROPT_TRIALS=5\n')
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    docker = fake_bin / "docker"
+    docker.write_text('#!/usr/bin/env bash\necho "docker $*" >> "$DOCKER_LOG"\n')
+    docker.chmod(0o755)
+    return tmp_path
+
+
+def run_script(folder: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("DOCKER_HUB_USER", "IMAGE_NAME", "IMAGE_TAG")}
+    env.update(PATH=f"{folder / 'bin'}:{env['PATH']}", DOCKER_LOG=str(folder / "docker.log"))
+    return subprocess.run(["bash", str(folder / "docker_build_script.sh"), *args], capture_output=True, text=True,
+                          env=env, timeout=60)
+
+
+def test_build_script_full_and_quick(script_dir):
+    assert run_script(script_dir, "true").returncode == 0
+    assert run_script(script_dir, "quick").returncode == 0
+    calls = (script_dir / "docker.log").read_text().splitlines()
+    assert calls == [
+        "docker build --pull --no-cache --target app -t alice/hpopt-gpu:latest .",
+        "docker push alice/hpopt-gpu:latest",
+        "docker build --target app -t alice/hpopt-gpu:latest .",
+        "docker push alice/hpopt-gpu:latest",
+    ]
+
+
+def test_build_script_refuses_bad_use(script_dir):
+    bad = run_script(script_dir, "maybe")
+    assert bad.returncode == 2 and "usage" in bad.stderr
+    (script_dir / ".env").write_text("IMAGE_NAME=x\n")
+    missing = run_script(script_dir, "quick")
+    assert missing.returncode == 2 and "DOCKER_HUB_USER" in missing.stderr
+    assert not (script_dir / "docker.log").exists()
