@@ -123,3 +123,20 @@ def test_lstm_trial_on_text_completes_with_health(shared_datasets, tmp_path):
     assert result.epochs_run == 2
     assert "embedding" in result.health["per_layer"]["gradient_norms"]
     assert 0.0 <= result.health["overall_health"] <= 1.0
+
+
+def test_reporter_sees_the_architecture_before_training(digits):
+    seen = []
+
+    class Reporter:
+        def model_built(self, architecture):
+            seen.append(architecture)
+
+        def report(self, record):
+            assert seen, "the architecture comes before the first epoch"
+
+    result = run_trial(_spec(epochs=1), digits, Reporter())
+    assert seen == [result.architecture]
+    assert sum(layer["params"] for layer in result.architecture) == result.param_count
+    conv = next(layer for layer in result.architecture if layer["name"] == "conv_1")
+    assert conv["type"] == "Conv2D" and conv["output_shape"] == [None, 8, 8, 8]

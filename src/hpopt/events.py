@@ -20,6 +20,9 @@ class RunListener:
     def on_trial_started(self, number: int, params: dict[str, Any]) -> None:
         """A trial's hyperparameters were sampled and training starts."""
 
+    def on_model_built(self, number: int, architecture: list[dict[str, Any]]) -> None:
+        """Trial ``number``'s model exists: its layers (name, type, output_shape, params)."""
+
     def on_epoch(self, number: int, record: EpochRecord) -> None:
         """Trial ``number`` finished an epoch (metrics and live health)."""
 

@@ -101,3 +101,20 @@ def _dense_head(x, layers: int, units: int, shrink: float, activation: str, init
         if dropout > 0:
             x = keras.layers.Dropout(dropout, name=f"dense_{i}_dropout")(x)
     return x
+
+
+def describe_model(model: keras.Model) -> list[dict]:
+    """Layers with output shapes and parameter counts, as plain data (for reports and the dashboard)."""
+    layers = []
+    for layer in model.layers:
+        try:
+            shape = layer.output.shape
+        except (AttributeError, ValueError):
+            shape = None
+        layers.append({
+            "name": layer.name,
+            "type": type(layer).__name__,
+            "output_shape": [None if d is None else int(d) for d in shape] if shape is not None else None,
+            "params": int(layer.count_params()),
+        })
+    return layers

@@ -114,6 +114,7 @@ class TrialResult(BaseModel):
     inference_samples_per_s: float = 0.0
     health: dict[str, Any] = Field(default_factory=dict)
     snapshots: list[dict[str, Any]] = Field(default_factory=list)  # raw health statistics per epoch
+    architecture: list[dict[str, Any]] = Field(default_factory=list)  # layers: name, type, output_shape, params
     execution: Literal["local", "gpu_proxy"] = "local"
     worker: str = ""
     failure: Optional[str] = None

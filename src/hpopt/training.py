@@ -22,7 +22,7 @@ import tensorflow as tf
 from hpopt import health
 from hpopt.health_recorder import HealthRecorder
 from hpopt.identity import worker_name
-from hpopt.models import build_model
+from hpopt.models import build_model, describe_model
 from hpopt.spec import EpochRecord, TrialResult, TrialSpec
 
 logger = logging.getLogger(__name__)
@@ -38,7 +38,11 @@ class TrainingData(Protocol):
 
 
 class EpochReporter(Protocol):
-    """Receives each epoch's record; raises optuna.TrialPruned to stop the trial."""
+    """Receives each epoch's record; raises optuna.TrialPruned to stop the trial.
+
+    A reporter may also have ``model_built(architecture)``, called once with the layers
+    (name, type, output_shape, params) before training starts.
+    """
 
     def report(self, record: EpochRecord) -> None: ...
 
@@ -145,6 +149,9 @@ def run_trial(
     keras.utils.set_random_seed(spec.seed)
     steps_per_epoch = math.ceil(len(data.x_train) / spec.architecture.batch_size)
     model = build_model(spec, steps_per_epoch=steps_per_epoch)
+    architecture = describe_model(model)
+    if reporter is not None and hasattr(reporter, "model_built"):
+        reporter.model_built(architecture)  # live views show the layers before the first epoch ends
     probe_size = min(spec.health.sample_size, len(data.x_val))
     x_probe, y_probe = data.x_val[:probe_size], data.y_val[:probe_size]
     recorder = HealthRecorder(model, x_probe, y_probe) if spec.health.enabled else None
@@ -183,6 +190,7 @@ def run_trial(
         inference_samples_per_s=_inference_speed(model, x_probe) if status == "complete" else 0.0,
         health=metrics,
         snapshots=callback.snapshots,
+        architecture=architecture,
         worker=worker_name(),
         failure=callback.failure,
         model=model if keep_model and status == "complete" else None,

@@ -42,6 +42,9 @@ class OptunaReporter:
         self.prune = prune
         self.epochs = epochs
 
+    def model_built(self, architecture: list[dict[str, Any]]) -> None:
+        self.listener.on_model_built(self.trial.number, architecture)
+
     def report(self, record: EpochRecord) -> None:
         self.listener.on_epoch(self.trial.number, record)
         if self.prune:
@@ -170,6 +173,7 @@ class TrialObjective:
             "history": [r.model_dump() for r in result.history],
             "health": result.health,
             "snapshots": result.snapshots,
+            "architecture": result.architecture,
         }
         write_json(self.run_dir / TRIAL_DETAILS_DIR / f"trial_{number}.json", details)
 

@@ -114,6 +114,9 @@ class EventLogListener(RunListener):
         self.interrupts.check()
         self.writer.write("trial_started", trial=number, params=params)
 
+    def on_model_built(self, number: int, architecture: list[dict[str, Any]]) -> None:
+        self.writer.write("model_built", trial=number, architecture=architecture)
+
     def on_epoch(self, number: int, record: Any) -> None:
         data = record.model_dump(mode="json") if hasattr(record, "model_dump") else dict(record)
         self.writer.write("epoch", trial=number, record=data)
