@@ -11,8 +11,12 @@ import time
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src"
-TINY = ["dataset=digits", "min_epochs_per_trial=1", "max_epochs_per_trial=2", "plot_generation=none",
-        "n_startup_trials=1"]
+TINY = {"dataset": "digits", "min_epochs_per_trial": "1", "max_epochs_per_trial": "2", "plot_generation": "none",
+        "n_startup_trials": "1"}
+
+
+def _args(**overrides: str) -> list[str]:
+    return [f"{key}={value}" for key, value in {**TINY, **overrides}.items()]
 
 
 def _env() -> dict[str, str]:
@@ -21,7 +25,7 @@ def _env() -> dict[str, str]:
 
 
 def test_a_run_prints_one_line_per_trial_and_ends_with_the_results_line(tmp_path):
-    done = subprocess.run([sys.executable, str(SRC / "optimizer.py"), *TINY, "trials=2", "run_name=cli_run"],
+    done = subprocess.run([sys.executable, str(SRC / "optimizer.py"), *_args(trials="2", run_name="cli_run")],
                           cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     lines = done.stdout.strip().splitlines()
@@ -33,8 +37,8 @@ def test_a_run_prints_one_line_per_trial_and_ends_with_the_results_line(tmp_path
 
 
 def test_ctrl_c_ends_the_trial_writes_finished_trials_and_exits_130(tmp_path):
-    process = subprocess.Popen([sys.executable, str(SRC / "optimizer.py"), *TINY, "trials=50", "run_name=ctrl_c",
-                                "max_epochs_per_trial=3", "min_epochs_per_trial=3"],
+    process = subprocess.Popen([sys.executable, str(SRC / "optimizer.py"),
+                                *_args(trials="50", run_name="ctrl_c", max_epochs_per_trial="3", min_epochs_per_trial="3")],
                                cwd=tmp_path, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     details = tmp_path / "optimization_results" / "ctrl_c" / "trials"
     deadline = time.monotonic() + 240

@@ -60,9 +60,11 @@ def _run(config: OptimizationConfig, log_path: Optional[Path]) -> int:
     """Hand the config to the runner; map its outcome to an exit status."""
     logger.info("hpopt %s starting with %s", __version__, config.to_dict())
     try:
+        from hpopt import interrupts
         from hpopt.cli_progress import TerminalProgress
         from hpopt.runner import run_optimization  # lazy: TensorFlow and Optuna load here
 
+        interrupts.install()
         run_dir = run_optimization(config, TerminalProgress())
     except KeyboardInterrupt:
         logger.info("interrupted by the user", extra={FILE_ONLY: True})

@@ -19,7 +19,7 @@ import numpy as np
 import optuna
 import tensorflow as tf
 
-from hpopt import health
+from hpopt import health, interrupts
 from hpopt.health_recorder import HealthRecorder
 from hpopt.identity import worker_name
 from hpopt.models import build_model, describe_model
@@ -78,6 +78,7 @@ class _TrialCallback(keras.callbacks.Callback):
         self._epoch_started = time.perf_counter()
 
     def on_train_batch_end(self, batch: int, logs: Optional[dict] = None) -> None:
+        interrupts.check()  # Ctrl-C / API stop: end the trial here, at a safe point
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(float(loss)):
             self.failure = f"non-finite loss ({float(loss)}) at epoch {len(self.history) + 1}, batch {batch + 1}"

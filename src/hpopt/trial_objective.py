@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Optional, Union
 
 import optuna
 
+from hpopt import interrupts
 from hpopt.events import RunListener
 from hpopt.jsonutil import write_json
 from hpopt.objectives import score_breakdown, trial_value
@@ -102,6 +103,11 @@ class TrialObjective:
         self.prune = pruning_applies(config)
 
     def __call__(self, trial: optuna.Trial) -> Union[float, tuple[float, float]]:
+        try:
+            interrupts.check()  # a stop requested between trials: start no new one
+        except KeyboardInterrupt:
+            trial.set_user_attr(INTERRUPTED_ATTR, True)
+            raise
         if over_cap(trial.study, trial.number, self.config.trials):
             # Another worker started the last allowed trial in the same instant: give way.
             trial.set_user_attr(OVER_CAP_ATTR, True)

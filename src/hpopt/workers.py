@@ -60,6 +60,9 @@ def _worker_main(config: "OptimizationConfig", study_name: str, run_dir: str, en
                  log_file: Optional[str]) -> None:
     """Entry of a worker process (spawned: nothing inherited but its arguments)."""
     os.environ.update(env)  # before TensorFlow is imported
+    from hpopt import interrupts
+
+    interrupts.install()
     if log_file:
         handler = logging.FileHandler(log_file, encoding="utf-8")
         handler.setFormatter(logging.Formatter(
@@ -129,8 +132,12 @@ class WorkerPool:
 
     def supervise(self) -> None:
         """Wait for the workers; replace a dead one while work remains."""
+        from hpopt import interrupts
+
         while self.processes:
             time.sleep(POLL_SECONDS)
+            if interrupts.stop_requested():
+                raise KeyboardInterrupt
             self.report_finished()
             for index, process in list(self.processes.items()):
                 if process.exitcode is None:

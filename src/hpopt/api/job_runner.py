@@ -72,7 +72,10 @@ class _Interrupts:
         if self.immediate:
             self.delivered = True
             raise KeyboardInterrupt
-        logger.info("stop requested (%s): the running trial ends after its current epoch", self.reason)
+        logger.info("stop requested (%s): the running trial ends after its current batch", self.reason)
+        from hpopt import interrupts  # training checks this flag after every batch
+
+        interrupts.request_stop(self.reason)
         timer = threading.Timer(self.hard_after, self._escalate)
         timer.daemon = True
         timer.start()
@@ -83,8 +86,8 @@ class _Interrupts:
             os.kill(os.getpid(), signal.SIGINT)
 
     def check(self) -> None:
-        """Called at every run event: raise the requested stop at this safe point."""
-        if self.requested:
+        """Called at every run event: raise the requested stop at this safe point (once)."""
+        if self.requested and not self.delivered:
             self.delivered = True
             raise KeyboardInterrupt
 
