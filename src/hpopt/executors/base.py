@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Optional, Protocol
+from typing import TYPE_CHECKING, Optional, Protocol
 
 from hpopt.spec import TrialResult, TrialSpec
-from hpopt.training import EpochReporter, TrainingData
+
+if TYPE_CHECKING:  # importing hpopt.executors must not load TensorFlow (the API server checks for it)
+    from hpopt.training import EpochReporter, TrainingData
 
 
 class Executor(Protocol):
@@ -13,4 +15,4 @@ class Executor(Protocol):
 
     name: str
 
-    def run(self, spec: TrialSpec, data: TrainingData, reporter: Optional[EpochReporter]) -> TrialResult: ...
+    def run(self, spec: TrialSpec, data: "TrainingData", reporter: Optional["EpochReporter"]) -> TrialResult: ...
