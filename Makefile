@@ -21,5 +21,22 @@ run: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest
 
+# Benchmarks (bench/README.md): installs requirements-bench.txt, runs the quick start-up
+# benchmark and prints the long ones (tens of minutes; run them on a quiet machine).
+BENCH_STAMP := $(VENV)/.bench-stamp
+$(BENCH_STAMP): $(STAMP) requirements-bench.txt
+	$(PY) -m pip install --quiet -r requirements-bench.txt
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	$(PY) bench/startup.py
+	@echo
+	@echo "Longer benchmarks (each writes bench/results/<name>.json; see bench/README.md):"
+	@echo "  $(PY) bench/search_efficiency.py        # 3 seeds x 3 tools x 240 s: about 40 min"
+	@echo "  $(PY) bench/search_efficiency.py --budget 30 --seeds 1   # smoke run, about 3 min"
+	@echo "  $(PY) bench/workers.py                  # workers=1 vs 2 on digits: about 2 min"
+	@echo "  $(PY) bench/overhead.py                 # run_trial vs bare model.fit"
+	@echo "  $(PY) bench/api_latency.py              # GET /jobs/{id} latency while jobs train"
+
 clean:
 	rm -rf $(VENV) .pytest_cache optimization_results logs

@@ -36,7 +36,7 @@ SHARED_MNIST = ROOT.parent / "shared" / "datasets" / "mnist-t10k"
 
 def _spec(data, epochs: int, health: bool) -> TrialSpec:
     shape = DataShape(modality="image", input_shape=tuple(data.input_shape), num_classes=data.num_classes)
-    return TrialSpec(architecture=CNNArchitecture(**BASELINE_CNN), data=shape, epochs=epochs, seed=1,
+    return TrialSpec(architecture=CNNArchitecture(**BASELINE_CNN, hidden_shrink=1.0), data=shape, epochs=epochs, seed=1,
                      early_stopping_patience=None, health=HealthOptions(enabled=health))
 
 

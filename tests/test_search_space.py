@@ -111,3 +111,15 @@ def test_training_honours_epochs_and_batch_size():
         result = run_trial(spec, data)
         assert result.epochs_run == epochs
         assert int(result.model.optimizer.iterations.numpy()) == epochs * int(np.ceil(100 / batch_size))
+
+
+def test_warm_start_baseline_is_inside_the_search_space_and_its_epoch_bounds():
+    from hpopt.search_space import WARM_START_MAX_EPOCHS, baseline_params
+
+    for shape, activation in ((IMAGE, None), (IMAGE, "swish"), (TEXT, None)):
+        params = baseline_params(shape.modality, activation, 5, 20)
+        assert params["epochs"] == WARM_START_MAX_EPOCHS
+        spec = suggest_trial_spec(optuna.trial.FixedTrial(params), _config(**({"activation": activation} if activation else {})), shape)
+        assert spec.epochs == WARM_START_MAX_EPOCHS
+    assert baseline_params("image", None, 1, 4)["epochs"] == 4
+    assert baseline_params("image", None, 15, 20)["epochs"] == 15

@@ -94,7 +94,8 @@ def run_optimization(config: "OptimizationConfig", listener: Optional[RunListene
     shape = data_shape(dataset)
     study = open_study(config, config.study_name or run_name)
     if config.warm_start and not study.trials:
-        study.enqueue_trial(baseline_params(shape.modality, config.activation, config.max_epochs_per_trial))
+        study.enqueue_trial(baseline_params(shape.modality, config.activation, config.min_epochs_per_trial,
+                                            config.max_epochs_per_trial))
     already = counted_trials(study)
     remaining = max(0, config.trials - already)
     listener.on_run_started({
