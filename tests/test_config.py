@@ -47,6 +47,7 @@ DEFAULTS = {
     "image_size": None, "health_monitoring_frequency": 1, "health_analysis_sample_size": 256,
     "log_level": "DEBUG",
     "warm_start": True,
+    "precision": "auto",
 }
 
 

@@ -140,3 +140,25 @@ def test_reporter_sees_the_architecture_before_training(digits):
     assert sum(layer["params"] for layer in result.architecture) == result.param_count
     conv = next(layer for layer in result.architecture if layer["name"] == "conv_1")
     assert conv["type"] == "Conv2D" and conv["output_shape"] == [None, 8, 8, 8]
+
+
+def test_mixed_precision_trains_in_float16_with_a_float32_output(digits):
+    import keras
+
+    result = run_trial(_spec(epochs=1).model_copy(update={"precision": "mixed_float16"}), digits)
+    assert result.status == "complete", result.failure
+    assert result.model.get_layer("conv_1").compute_dtype == "float16"
+    assert result.model.get_layer("output").compute_dtype == "float32"
+    assert result.model.get_layer("conv_1").kernel.dtype == "float32"  # variables stay float32
+    assert 0.0 <= result.health["overall_health"] <= 1.0
+    assert keras.config.dtype_policy().name == "float32"  # the global policy is restored
+
+
+def test_auto_precision_is_float32_on_a_machine_without_gpu():
+    import tensorflow as tf
+
+    from hpopt.models import resolve_precision
+
+    expected = "mixed_float16" if tf.config.list_physical_devices("GPU") else "float32"
+    assert resolve_precision("auto") == expected
+    assert resolve_precision("float32") == "float32"

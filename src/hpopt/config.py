@@ -102,6 +102,9 @@ class OptimizationConfig(BaseModel):
     early_stopping_patience: int = _f(
         5, "training", "epochs without val_accuracy improvement before a trial stops", ge=1)
     enable_early_stopping: bool = _f(True, "training", "stop a trial when val_accuracy stops improving")
+    precision: Literal["auto", "float32", "mixed_float16"] = _f(
+        "auto", "training", "auto: mixed float16 on a GPU (faster, half the activation memory), float32 on a CPU; "
+        "decided where the trial runs (the GPU proxy's worker too)")
     # data
     dataset: str = _f(
         "digits", "data", "built-in dataset (digits, mnist, fashion_mnist, cifar10, cifar100, gtsrb, "

@@ -16,17 +16,33 @@ MAX_FILTERS = 256  # deeper layers double the filters up to this cap
 ACTIVATION_NAMES = {"relu": "relu", "leaky_relu": "leaky_relu", "swish": "silu"}
 
 
+def resolve_precision(requested: str) -> str:
+    """"auto" means mixed float16 where a GPU trains the model (tensor cores), float32 elsewhere."""
+    if requested != "auto":
+        return requested
+    import tensorflow as tf
+
+    return "mixed_float16" if tf.config.list_physical_devices("GPU") else "float32"
+
+
 def build_model(spec: TrialSpec, steps_per_epoch: Optional[int] = None) -> keras.Model:
     """A compiled model for the spec's architecture and data shape.
 
     With ``steps_per_epoch`` the learning rate follows a cosine decay over the trial's
     epochs: short trials then end converged instead of oscillating at the initial rate.
+    Under mixed precision the layers compute in float16 and the softmax output stays
+    float32 (Keras wraps the optimizer with loss scaling at compile time).
     """
     arch = spec.architecture
-    if isinstance(arch, CNNArchitecture):
-        model = _build_cnn(arch, spec.data)
-    else:
-        model = _build_lstm(arch, spec.data)
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(resolve_precision(spec.precision))
+    try:
+        if isinstance(arch, CNNArchitecture):
+            model = _build_cnn(arch, spec.data)
+        else:
+            model = _build_lstm(arch, spec.data)
+    finally:
+        keras.config.set_dtype_policy(previous)
     model.compile(
         optimizer=_optimizer(arch.optimizer, _learning_rate(arch.learning_rate, spec.epochs, steps_per_epoch)),
         loss="sparse_categorical_crossentropy",
@@ -75,7 +91,7 @@ def _build_cnn(arch: CNNArchitecture, data: DataShape) -> keras.Model:
         x = keras.layers.GlobalAveragePooling2D(name="global_pool")(x)
     x = _dense_head(x, arch.hidden_layers, arch.hidden_units, arch.hidden_shrink, activation,
                     arch.kernel_initializer, arch.dropout)
-    outputs = keras.layers.Dense(data.num_classes, activation="softmax", name="output")(x)
+    outputs = keras.layers.Dense(data.num_classes, activation="softmax", dtype="float32", name="output")(x)
     return keras.Model(inputs, outputs, name="cnn")
 
 
@@ -89,7 +105,7 @@ def _build_lstm(arch: LSTMArchitecture, data: DataShape) -> keras.Model:
         lstm = keras.layers.Bidirectional(lstm, name="bilstm")
     x = lstm(x)
     x = _dense_head(x, 1, arch.hidden_units, 1.0, "relu", "glorot_uniform", arch.dropout)
-    outputs = keras.layers.Dense(data.num_classes, activation="softmax", name="output")(x)
+    outputs = keras.layers.Dense(data.num_classes, activation="softmax", dtype="float32", name="output")(x)
     return keras.Model(inputs, outputs, name="lstm_classifier")
 
 

@@ -111,6 +111,7 @@ def suggest_trial_spec(trial: "optuna.Trial", config: "OptimizationConfig", data
         epochs=suggest_epochs(trial, config.min_epochs_per_trial, config.max_epochs_per_trial),
         seed=config.random_seed + trial.number,
         early_stopping_patience=config.early_stopping_patience if config.enable_early_stopping else None,
+        precision=config.precision,
         health=HealthOptions(
             enabled=True,
             frequency=config.health_monitoring_frequency,

@@ -83,6 +83,8 @@ class TrialSpec(_Strict):
     seed: int = Field(ge=0)
     early_stopping_patience: Optional[int] = Field(default=None, ge=1)
     health: HealthOptions = HealthOptions()
+    precision: Literal["auto", "float32", "mixed_float16"] = Field(
+        default="auto", description="auto: mixed_float16 where the trial runs on a GPU, float32 elsewhere")
 
 
 class EpochRecord(BaseModel):
