@@ -14,7 +14,7 @@ from hpopt.api.event_log import EventTail
 __all__ = ["JobLive", "best_of", "trends_of", "first_value"]
 
 # Events the job process writes (hpopt.api.job_runner); only some are forwarded to clients.
-FORWARDED = ("run_started", "trial_started", "epoch", "trial_finished", "run_finished")
+FORWARDED = ("run_started", "trial_started", "model_built", "epoch", "trial_finished", "run_finished")
 
 
 def first_value(row: dict[str, Any]) -> Optional[float]:
@@ -68,6 +68,7 @@ class JobLive:
         self.run_info: Optional[dict[str, Any]] = None
         self.trials: dict[int, dict[str, Any]] = {}
         self.current: Optional[dict[str, Any]] = None
+        self.architectures: dict[int, list[dict[str, Any]]] = {}  # per trial, from model_built
         self.outcome: Optional[dict[str, Any]] = None
         self.summary: Optional[dict[str, Any]] = None
 
@@ -93,6 +94,8 @@ class JobLive:
         elif kind == "trial_started":
             self.current = {"number": event.get("trial"), "params": event.get("params") or {},
                             "started_at": event.get("time"), "epochs": []}
+        elif kind == "model_built" and isinstance(event.get("trial"), int):
+            self.architectures[event["trial"]] = list(event.get("architecture") or [])
         elif kind == "epoch" and self.current is not None and self.current["number"] == event.get("trial"):
             self.current["epochs"].append(event.get("record") or {})
         elif kind == "trial_finished":

@@ -129,12 +129,24 @@ class TrialsOut(BaseModel):
     trials: list[TrialOut]
 
 
+class LayerOut(BaseModel):
+    """One layer of a trial's Keras model, as reported when the model was built."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str
+    type: str
+    output_shape: Any = Field(None, description="e.g. [null, 8, 8, 32]; null is the batch dimension")
+    params: int = Field(0, description="trainable and non-trainable parameters")
+
+
 class CurrentTrial(BaseModel):
     number: int
     params: dict[str, Any]
     started_at: Optional[str] = None
     planned_epochs: Optional[int] = None
     epochs: list[dict[str, Any]] = Field(description="per-epoch metrics so far (loss, accuracy, val_*, health)")
+    architecture: list[LayerOut] = Field(default_factory=list, description="the model's layers, once it is built")
 
 
 class CurrentTrialOut(BaseModel):
@@ -150,6 +162,31 @@ class BestTrialOut(BaseModel):
     best_trial: Optional[TrialOut] = Field(None, description="null until a trial completes")
     test_accuracy: Number = None
     pareto_front: Optional[list[dict[str, Any]]] = None
+
+
+class TrialDetailOut(BaseModel):
+    job_id: str
+    status: JobStatus
+    running: bool = Field(description="the trial is training now (state 'running', history so far)")
+    trial: TrialOut = Field(description="the trial's row with its per-epoch history (with live health when "
+                                        "recorded) and its full health report (per_layer included)")
+    architecture: list[LayerOut] = Field(description="the model's layers; empty until the model is built")
+    plots: list[str] = Field(description="its plots, as paths for GET /jobs/{id}/files/{path}")
+
+
+class ImportanceOut(BaseModel):
+    param: str
+    importance: float
+
+
+class ImportancesOut(BaseModel):
+    job_id: str
+    status: JobStatus
+    method: str = Field(description="how importances were computed (Optuna's evaluator)")
+    target: str = Field(description="what the importances explain: the trials' value, or its first objective")
+    n_trials: int = Field(description="complete trials they were computed from")
+    importances: list[ImportanceOut] = Field(description="largest first; they sum to 1")
+    reason: Optional[str] = Field(None, description="why the list is empty, when it is")
 
 
 class TrendPoint(BaseModel):

@@ -1,7 +1,7 @@
 """Auth, request-size limit, and an access log that cannot leak secrets.
 
 The API key (HYPEROPT_API_KEY) is accepted as ``X-API-Key`` or ``Authorization: Bearer``
-and compared in constant time. Uvicorn's own access log is off: ours logs method, path
+(and, on the WebSocket stream only, ``?api_key=``) and compared in constant time. Uvicorn's own access log is off: ours logs method, path
 (never the query string), status and time, and a filter on every handler masks anything
 that looks like a key or a bearer token should some other code log one.
 """
@@ -34,12 +34,16 @@ def _presented_key(conn: HTTPConnection) -> Optional[str]:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-def connection_authorized(conn: HTTPConnection) -> bool:
-    """True when no key is configured or the request carries the right one."""
+def connection_authorized(conn: HTTPConnection, query_key: bool = False) -> bool:
+    """True when no key is configured or the request carries the right one.
+
+    ``query_key`` also accepts ``?api_key=``: only for the WebSocket stream, because a
+    browser cannot set headers on a WebSocket. Query strings never reach the log.
+    """
     secret = conn.app.state.settings.api_key
     if secret is None:
         return True
-    presented = _presented_key(conn)
+    presented = _presented_key(conn) or (conn.query_params.get("api_key") if query_key else None)
     if presented is None:
         return False
     return hmac.compare_digest(presented.encode("utf-8"), secret.get_secret_value().encode("utf-8"))

@@ -109,7 +109,8 @@ def current_trial(record: JobRecord, live: JobLive) -> Optional[dict[str, Any]]:
     params = current.get("params") or {}
     planned = params.get("epochs")
     return {"number": current["number"], "params": params, "started_at": current.get("started_at"),
-            "planned_epochs": planned if isinstance(planned, int) else None, "epochs": list(current["epochs"])}
+            "planned_epochs": planned if isinstance(planned, int) else None, "epochs": list(current["epochs"]),
+            "architecture": live.architectures.get(current["number"], [])}
 
 
 def best_trial(record: JobRecord, live: JobLive, summary: Optional[dict[str, Any]]) -> dict[str, Any]:

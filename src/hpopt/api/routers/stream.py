@@ -2,12 +2,15 @@
 
 Messages (all with ``type``, ``job_id`` and ``time``):
 ``state`` (first: the job, its running trial and finished trials), ``job_status``,
-``run_started``, ``trial_started`` (trial, params), ``epoch`` (trial, record: loss,
-accuracy, val_loss, val_accuracy, seconds, health), ``trial_finished`` (trial, row),
+``run_started``, ``trial_started`` (trial, params), ``model_built`` (trial, architecture:
+layers with name, type, output_shape, params), ``epoch`` (trial, record: loss, accuracy,
+val_loss, val_accuracy, seconds, health), ``trial_finished`` (trial, row),
 ``run_finished`` (summary without trials), and ``job_finished`` (status, error), after
 which the server closes the socket (1000). A job that already ended gets ``state`` and
 ``job_finished`` at once. Unauthorized or unknown jobs are refused at the handshake with
 HTTP 401 / 404 (close codes 4401 / 4404 where the server cannot send a response).
+Browsers cannot set headers on a WebSocket, so this route also takes the key as
+``?api_key=`` (compared in constant time; query strings are never logged).
 """
 
 from __future__ import annotations
@@ -44,8 +47,9 @@ async def _drain_client(websocket: WebSocket) -> None:
 
 @router.websocket("/jobs/{job_id}/stream")
 async def stream(websocket: WebSocket, job_id: str) -> None:
-    if not connection_authorized(websocket):
-        await _deny(websocket, 401, "missing or wrong API key: send it as X-API-Key or Authorization: Bearer")
+    if not connection_authorized(websocket, query_key=True):
+        await _deny(websocket, 401, "missing or wrong API key: send it as X-API-Key, Authorization: Bearer "
+                    "or ?api_key=")
         return
     manager = websocket.app.state.manager
     record = manager.store.get(job_id)

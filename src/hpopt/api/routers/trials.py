@@ -1,15 +1,21 @@
-"""A job's trials: all of them, the running one, the best one, and the trend."""
+"""A job's trials: all of them, one in full, the running one, the best one, the trend,
+and the importance of each hyperparameter."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query
+import asyncio
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import Path as PathParam
 
 from hpopt.api import views
 from hpopt.api.deps import errors, get_job, get_manager
 from hpopt.api.manager import JobManager
-from hpopt.api.schemas import BestTrialOut, CurrentTrialOut, TrendsOut, TrialsOut
+from hpopt.api.importance import ImportanceCache
+from hpopt.api.schemas import BestTrialOut, CurrentTrialOut, ImportancesOut, TrendsOut, TrialDetailOut, TrialsOut
 from hpopt.api.security import require_api_key
 from hpopt.api.store import JobRecord
+from hpopt.api.trial_detail import trial_detail
 
 router = APIRouter(prefix="/jobs/{job_id}", tags=["trials"], dependencies=[Depends(require_api_key)],
                    responses=errors(404))
@@ -43,3 +49,37 @@ async def best_trial(record: JobRecord = Depends(get_job), manager: JobManager =
 @router.get("/trends", response_model=TrendsOut, summary="Value, running best and health per trial")
 async def trends(record: JobRecord = Depends(get_job), manager: JobManager = Depends(get_manager)) -> dict:
     return views.trends(record, manager.live(record.job_id), manager.summary(record))
+
+
+@router.get("/trials/{number}", response_model=TrialDetailOut, response_model_exclude_unset=True,
+            summary="One trial in full: history, health, architecture, plots")
+async def one_trial(
+    record: JobRecord = Depends(get_job),
+    number: int = PathParam(ge=0, le=10_000_000, description="the trial's number"),
+    manager: JobManager = Depends(get_manager),
+) -> dict:
+    """A finished trial's row with its per-epoch history (live health included), its full
+    health report, its model's layers (name, type, output_shape, params) and its plots;
+    the running trial's history and layers so far."""
+    live, summary = manager.live(record.job_id), manager.summary(record)
+    rows, current = views.trial_rows(record, live, summary), views.current_trial(record, live)
+    detail = await asyncio.to_thread(trial_detail, record, rows, current, live.architectures.get(number),
+                                     manager.run_dir(record), number)
+    if detail is None:
+        raise HTTPException(status_code=404, detail=f"job {record.job_id} has no trial {number} (yet); GET "
+                            f"/jobs/{record.job_id}/trials lists them")
+    return detail
+
+
+@router.get("/importances", response_model=ImportancesOut, summary="Hyperparameter importances")
+async def importances(request: Request, record: JobRecord = Depends(get_job),
+                      manager: JobManager = Depends(get_manager)) -> dict:
+    """How much each hyperparameter explains the trials' value, by Optuna's importance
+    evaluator on the job's study (as plots/param_importances.png); needs 2 complete
+    trials. Recomputed when another trial finishes."""
+    cache = getattr(request.app.state, "importances", None)
+    if cache is None:
+        cache = request.app.state.importances = ImportanceCache()
+    finished = manager.view(record)["progress"]["trials_finished"]
+    answer = await cache.get(record, manager.results_dir, finished)
+    return {"job_id": record.job_id, "status": record.status, **answer}

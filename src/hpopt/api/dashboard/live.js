@@ -1,0 +1,181 @@
+// A job as the page knows it, kept current by the server's WebSocket stream.
+// The stream's first message ("state") carries everything so far, so a (re)connect
+// always resynchronises; later messages are folded in one by one. Views redraw at
+// most once per animation frame, however many events arrive.
+
+import { api, streamUrl } from "./api.js";
+
+export const TERMINAL = new Set(["completed", "failed", "cancelled", "interrupted"]);
+
+export class JobLive {
+  constructor(jobId, onChange) {
+    this.jobId = jobId;
+    this.onChange = onChange;
+    this.job = null;
+    this.trials = new Map(); // number -> summary row (finished trials)
+    this.current = null; // {number, params, epochs: [], architecture: []} while a trial trains
+    this.architectures = new Map(); // number -> layers, from model_built events
+    this.details = new Map(); // number -> GET /trials/{n} answer (finished trials only)
+    this.best = null;
+    this.direction = "maximize";
+    this.pareto = null;
+    this.testAccuracy = null;
+    this.events = 0;
+    this.connected = false;
+    this.closed = false;
+    this.retry = 0;
+    this.pending = new Set();
+  }
+
+  get terminal() {
+    return TERMINAL.has(this.job?.status);
+  }
+
+  async start() {
+    this.job = await api(`/jobs/${this.jobId}`);
+    this.changed("job");
+    this.connect();
+    this.refreshBest();
+  }
+
+  stop() {
+    this.closed = true;
+    this.socket?.close();
+  }
+
+  // After a resume: the old stream ended with the job; open a new one.
+  async restart() {
+    this.socket?.close();
+    this.closed = false;
+    this.retry = 0;
+    await this.reload();
+  }
+
+  async reload() {
+    this.job = await api(`/jobs/${this.jobId}`);
+    this.changed("job");
+    if (!this.socket && !this.terminal) this.connect(); // an ended job's stream has nothing more to say
+  }
+
+  connect() {
+    if (this.closed) return;
+    const socket = new WebSocket(streamUrl(this.jobId));
+    this.socket = socket;
+    socket.onopen = () => { this.connected = true; this.retry = 0; this.changed("socket"); };
+    socket.onmessage = (message) => {
+      try { this.apply(JSON.parse(message.data)); } catch (error) { console.error("bad event", error); }
+    };
+    socket.onclose = () => {
+      if (this.socket === socket) this.socket = null;
+      this.connected = false;
+      this.changed("socket");
+      if (!this.closed && !this.terminal) this.reconnect();
+    };
+  }
+
+  // Dropped (server restart, slow client, refused key): a REST call asks for the key on
+  // 401 and tells whether the job still runs; then reconnect, backing off up to 10 s.
+  reconnect() {
+    const delay = Math.min(10_000, 500 * 2 ** this.retry++);
+    setTimeout(() => {
+      if (this.closed || this.socket) return;
+      this.reload().catch(() => this.reconnect());
+    }, delay);
+  }
+
+  apply(event) {
+    this.events += 1;
+    switch (event.type) {
+      case "state":
+        this.job = event.job;
+        this.trials = new Map((event.trials || []).map((row) => [row.number, row]));
+        this.current = event.current_trial ? { architecture: [], ...event.current_trial } : null;
+        if (this.current?.architecture?.length) this.architectures.set(this.current.number, this.current.architecture);
+        this.changed("state");
+        break;
+      case "job_status":
+        this.job = { ...this.job, status: event.status, error: event.error, stop_requested: event.stop_requested };
+        this.changed("status");
+        break;
+      case "trial_started":
+        this.current = { number: event.trial, params: event.params || {}, epochs: [], architecture: [], started_at: event.time };
+        this.changed("trial");
+        break;
+      case "model_built":
+        this.architectures.set(event.trial, event.architecture || []);
+        if (this.current?.number === event.trial) this.current.architecture = event.architecture || [];
+        this.changed("model");
+        break;
+      case "epoch":
+        if (this.current?.number === event.trial) this.current.epochs.push(event.record || {});
+        this.changed("epoch");
+        break;
+      case "trial_finished":
+        if (event.row && Number.isInteger(event.row.number)) this.trials.set(event.row.number, event.row);
+        if (this.current?.number === event.trial) this.current = null;
+        this.changed("trials");
+        this.refreshBest();
+        break;
+      case "run_finished":
+        this.current = null;
+        this.changed("trials");
+        break;
+      case "job_finished":
+        this.job = { ...this.job, status: event.status, error: event.error };
+        this.current = null;
+        this.details.clear(); // the run's end wrote plots and final details: fetch them anew
+        this.changed("status");
+        // summary.json is now the truth: take its rows, the best trial and the final progress
+        this.reload().then(() => this.refreshBest()).catch(() => {});
+        api(`/jobs/${this.jobId}/trials`).then((answer) => {
+          this.trials = new Map(answer.trials.map((row) => [row.number, row]));
+          this.changed("trials");
+        }).catch(() => {});
+        break;
+      default:
+        this.changed(event.type);
+    }
+  }
+
+  // Several trials can finish at once: one request in flight, one more queued at most.
+  refreshBest() {
+    if (this.bestBusy) { this.bestAgain = true; return; }
+    this.bestBusy = true;
+    api(`/jobs/${this.jobId}/best-trial`).then((answer) => {
+      this.best = answer.best_trial;
+      this.direction = answer.direction;
+      this.pareto = answer.pareto_front;
+      this.testAccuracy = answer.test_accuracy;
+      this.changed("best");
+    }).catch(() => {}).finally(() => {
+      this.bestBusy = false;
+      if (this.bestAgain) { this.bestAgain = false; this.refreshBest(); }
+    });
+  }
+
+  // A trial in full (history with health, architecture, plots); finished ones are cached.
+  async detail(number) {
+    if (this.details.has(number)) return this.details.get(number);
+    const answer = await api(`/jobs/${this.jobId}/trials/${number}`);
+    if (!answer.running && this.trials.has(number)) this.details.set(number, answer);
+    if (answer.architecture?.length) this.architectures.set(number, answer.architecture);
+    return answer;
+  }
+
+  rows() {
+    return [...this.trials.values()].sort((a, b) => a.number - b.number);
+  }
+
+  changed(reason) {
+    this.pending.add(reason);
+    if (this.frame) return;
+    const flush = () => {
+      this.frame = null;
+      const reasons = this.pending;
+      this.pending = new Set();
+      this.onChange(reasons);
+    };
+    // rAF pauses in background tabs; a timer keeps the state moving there
+    this.frame = document.hidden ? setTimeout(flush, 250) : requestAnimationFrame(flush);
+  }
+}
