@@ -4,7 +4,9 @@
     .venv/bin/python bench/overhead.py --dataset digits --epochs 5
 
 Same model (the CNN warm-start baseline), same data, same epochs; the three variants are
-interleaved and repeated, and the median of each is reported. Prints a markdown table row
+interleaved and repeated, and the fastest repeat of each is reported (all repeats are in
+the JSON). health_recorder_fraction_of_trial is the recorder's own measured time divided
+by the trial's training time, within the same runs: the steadiest figure of its cost. Prints a markdown table row
 and writes bench/results/overhead.json.
 """
 
@@ -76,15 +78,18 @@ def main() -> None:
         on, recorder = run_trial_seconds(data, args.epochs, health=True)
         times["on"].append(on)
         times["recorder"].append(recorder)
-    median = {k: statistics.median(v) for k, v in times.items()}
+    # The fastest repeat is the least disturbed one: on a shared VM the slow repeats come
+    # from the host (the same ~30 % slower plateau hits every variant), not from the code.
+    best = {k: min(v) for k, v in times.items()}
     result = {
         "dataset": args.dataset, "n_train": len(data.x_train), "epochs": args.epochs, "repeats": args.repeats,
-        "seconds": median,
-        "throughput_samples_per_s": {k: samples / median[k] for k in ("bare", "off", "on")},
-        "throughput_ratio_health_off": median["bare"] / median["off"],
-        "throughput_ratio_health_on": median["bare"] / median["on"],
-        "health_cost_fraction": (median["on"] - median["off"]) / median["off"],
-        "health_recorder_fraction_of_trial": median["recorder"] / median["on"],
+        "seconds": best,
+        "all_seconds": times,
+        "throughput_samples_per_s": {k: samples / best[k] for k in ("bare", "off", "on")},
+        "throughput_ratio_health_off": best["bare"] / best["off"],
+        "throughput_ratio_health_on": best["bare"] / best["on"],
+        "health_cost_fraction": (best["on"] - best["off"]) / best["off"],
+        "health_recorder_fraction_of_trial": best["recorder"] / best["on"],
     }
     out = ROOT / "bench" / "results" / "overhead.json"
     out.parent.mkdir(parents=True, exist_ok=True)
