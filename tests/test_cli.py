@@ -24,36 +24,13 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 OPTIMIZER = SRC / "optimizer.py"
 HEAVY = ("tensorflow", "keras", "optuna", "matplotlib")
 
-# Runs optimizer.py as __main__; stands in for hpopt.datasets only while that package is
-# not importable (it is written in parallel), with the same contract.
-WRAPPER = """
-import runpy, sys, types
-try:
-    from hpopt.datasets import DatasetError, resolve_dataset_name
-except ImportError:
-    stub = types.ModuleType("hpopt.datasets")
-    class DatasetError(ValueError):
-        pass
-    names = ("mnist", "fashion_mnist", "cifar10", "cifar100", "gtsrb", "imdb", "reuters", "digits")
-    def resolve_dataset_name(value):
-        if value in names:
-            return value
-        raise DatasetError(f"dataset={value!r}: unknown. Allowed: {', '.join(names)} or a path")
-    stub.DatasetError, stub.resolve_dataset_name, stub.BUILTIN_DATASETS = DatasetError, resolve_dataset_name, {}
-    sys.modules["hpopt.datasets"] = stub
-sys.argv = [sys.argv[1], *sys.argv[2:]]
-runpy.run_path(sys.argv[0], run_name="__main__")
-"""
-
-
 def _env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith("HYPEROPT_")}
     return {**env, "PYTHONPATH": str(SRC), "PYTHONIOENCODING": "utf-8"}
 
 
-def _optimizer(cwd: Path, *args: str, wrapped: bool = False, python_flags: tuple[str, ...] = ()):
-    command = [sys.executable, *python_flags]
-    command += ["-c", WRAPPER, str(OPTIMIZER)] if wrapped else [str(OPTIMIZER)]
+def _optimizer(cwd: Path, *args: str, python_flags: tuple[str, ...] = ()):
+    command = [sys.executable, *python_flags, str(OPTIMIZER)]
     return subprocess.run([*command, *args], cwd=cwd, env=_env(), capture_output=True,
                           text=True, encoding="utf-8", timeout=60)
 
@@ -119,7 +96,7 @@ def test_unknown_key_exits_2_with_suggestion(tmp_path: Path) -> None:
 
 
 def test_bad_dataset_exits_2_listing_valid_datasets(tmp_path: Path) -> None:
-    result = _optimizer(tmp_path, "dataset=nosuchset", wrapped=True)
+    result = _optimizer(tmp_path, "dataset=nosuchset")
     assert result.returncode == 2, result.stderr
     assert "nosuchset" in result.stderr and "mnist" in result.stderr and "digits" in result.stderr
     assert "Traceback" not in result.stderr

@@ -1,7 +1,6 @@
 """OptimizationConfig and load_config: defaults, layering, parsing and the error messages.
 
-Fast and TensorFlow-free. Dataset names are checked by hpopt.datasets; while that package
-cannot be imported (it is being written in parallel) a stub with the same contract stands in.
+Fast and TensorFlow-free. Dataset names are checked by the real hpopt.datasets.
 """
 
 from __future__ import annotations
@@ -12,7 +11,6 @@ import os
 import re
 import subprocess
 import sys
-import types
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -49,35 +47,6 @@ DEFAULTS = {
     "warm_start": True,
     "precision": "auto",
 }
-
-
-def _stub_datasets() -> types.ModuleType:
-    module = types.ModuleType("hpopt.datasets")
-
-    class DatasetError(ValueError):
-        pass
-
-    names = ("mnist", "fashion_mnist", "cifar10", "cifar100", "gtsrb", "imdb", "reuters", "digits")
-
-    def resolve_dataset_name(value: str) -> str:
-        if value.lower() in names:
-            return value.lower()
-        if os.path.exists(value):
-            return os.path.abspath(value)
-        raise DatasetError(f"dataset={value!r}: unknown. Allowed: {', '.join(names)} or a path")
-
-    module.DatasetError, module.resolve_dataset_name = DatasetError, resolve_dataset_name
-    module.BUILTIN_DATASETS = dict.fromkeys(names)
-    return module
-
-
-@pytest.fixture(autouse=True)
-def datasets_contract(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Use the real hpopt.datasets when importable, else a stub with its contract."""
-    try:
-        from hpopt.datasets import DatasetError, resolve_dataset_name  # noqa: F401
-    except ImportError:
-        monkeypatch.setitem(sys.modules, "hpopt.datasets", _stub_datasets())
 
 
 @pytest.fixture(autouse=True)
