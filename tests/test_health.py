@@ -236,7 +236,10 @@ def test_accuracy_consistency():
     # only the later epochs count: early chaos is forgiven
     early = hist(SMOOTH, val_acc=np.r_[0.1, 0.9, 0.1, 0.9, np.full(8, 0.85)])
     assert accuracy_consistency(early) == pytest.approx(1.0)
-    assert accuracy_consistency(hist([1.0, 0.5], val_acc=[0.1, 0.9])) == 1.0
+    # fewer than 3 epochs: one change has no spread, so steadiness is unmeasured (0, not 1)
+    assert accuracy_consistency(hist([1.0, 0.5], val_acc=[0.1, 0.9])) == 0.0
+    assert accuracy_consistency(hist([1.0], val_acc=[0.9])) == 0.0
+    assert accuracy_consistency(hist([1.0, 0.6, 0.5], val_acc=[0.5, 0.7, 0.9])) == pytest.approx(1.0)
     assert accuracy_consistency(hist(SMOOTH, val_acc=np.r_[np.full(11, 0.8), np.nan])) == 0.0
 
 
@@ -285,38 +288,107 @@ def test_parameter_efficiency_monotone_and_bounded():
 
 
 # ----------------------------------------------------------------------------- overall
+LEARNED = {"learning": 1.0}
+
+
 def test_overall_health_bounds_and_weighting():
-    assert overall_health({k: 1.0 for k in DEFAULT_WEIGHTS}) == 1.0
-    assert overall_health({k: 0.0 for k in DEFAULT_WEIGHTS}) == 0.0
-    assert overall_health({"neuron_utilization": 1.0, "gradient_health": 0.0}) == pytest.approx(0.5)
-    assert overall_health({"neuron_utilization": 1.0, "training_stability": 0.0}) == pytest.approx(0.25 / 0.45)
-    m = {k: 0.5 for k in DEFAULT_WEIGHTS}
+    assert overall_health({**LEARNED, **{k: 1.0 for k in DEFAULT_WEIGHTS}}) == 1.0
+    assert overall_health({**LEARNED, **{k: 0.0 for k in DEFAULT_WEIGHTS}}) == 0.0
+    m = {**LEARNED, **{k: 0.5 for k in DEFAULT_WEIGHTS}}
     m["neuron_utilization"] = 1.0
     assert overall_health(m) == pytest.approx(0.5 + 0.25 * 0.5)
 
 
-def test_overall_health_skips_missing_and_sanitizes():
+def test_overall_health_counts_missing_as_zero_and_sanitizes():
+    # every trial is scored on the same set: a missing metric is a 0, not a smaller denominator
     assert overall_health({}) == 0.0
-    assert overall_health({"parameter_efficiency": 1.0}) == 0.0  # not weighted by default
-    assert overall_health({"gradient_health": None, "generalization": 0.8}) == pytest.approx(0.8)
-    assert overall_health({"gradient_health": math.nan, "generalization": 1.0}) == pytest.approx(0.1 / 0.35)
-    assert overall_health({"generalization": 7.0}) == 1.0
+    assert overall_health({**LEARNED, "neuron_utilization": 1.0, "gradient_health": 0.0}) == pytest.approx(0.25)
+    assert overall_health({**LEARNED, "neuron_utilization": 1.0, "training_stability": 0.0}) == pytest.approx(0.25)
+    assert overall_health({**LEARNED, "parameter_efficiency": 1.0}) == 0.0  # not weighted by default
+    assert overall_health({**LEARNED, "gradient_health": None, "generalization": 0.8}) == pytest.approx(0.08)
+    assert overall_health({**LEARNED, "gradient_health": math.nan, "generalization": 1.0}) == pytest.approx(0.1)
+    assert overall_health({**LEARNED, **{k: 7.0 for k in DEFAULT_WEIGHTS}}) == 1.0
+
+
+def test_overall_health_is_gated_by_learning():
+    perfect = {k: 1.0 for k in DEFAULT_WEIGHTS}
+    assert overall_health(perfect) == 0.0  # learning missing: nothing shows the model learned
+    for gate in (0.0, 0.3, 0.5, 1.0):
+        assert overall_health({**perfect, "learning": gate}) == pytest.approx(gate)
+    assert overall_health({**perfect, "learning": math.nan}) == 0.0
 
 
 def test_overall_health_custom_weights():
-    m = {"parameter_efficiency": 0.2, "gradient_health": 1.0}
+    m = {**LEARNED, "parameter_efficiency": 0.2, "gradient_health": 1.0}
     assert overall_health(m, {"parameter_efficiency": 1, "gradient_health": 3}) == pytest.approx(0.8)
+    assert overall_health({**m, "learning": 0.5}, {"parameter_efficiency": 1, "gradient_health": 3}) == pytest.approx(0.4)
     with pytest.raises(ValueError):
         overall_health(m, {"gradient_health": -1})
+
+
+# ----------------------------------------------------------------------------- learning
+def _curve(losses, val_acc, val_losses=None):
+    """History whose last epoch is the best: train ``losses``, constant-ish ``val_acc``."""
+    n = len(losses)
+    return hist(losses, acc=np.full(n, 0.5), val_acc=np.linspace(val_acc - 0.01 * (n - 1), val_acc, n),
+                val_loss=losses if val_losses is None else val_losses)
+
+
+@pytest.mark.parametrize("k", [10, 43, 100])
+def test_learning_at_chance_accuracy_is_at_most_half(k):
+    # accuracy within 1.5x of a uniform guess, loss well below chance: still not learning
+    h = _curve([0.5, 0.4, 0.3], 1.5 / k)
+    a = (1.5 / k - 1 / k) / (1 - 1 / k)
+    assert health.learning(1.5 / k, h, k) == pytest.approx(a / 0.2) and health.learning(1.5 / k, h, k) <= 0.5
+    assert health.learning(1 / k, h, k) == 0.0
+    assert health.learning(0.5 / k, h, k) == 0.0  # below chance clips to 0
+
+
+@pytest.mark.parametrize("k", [2, 10, 100])
+def test_learning_with_loss_not_below_chance_is_at_most_half(k):
+    chance = math.log(k)
+    h = _curve([1.2 * chance, 0.95 * chance, 0.9 * chance], 0.95, val_losses=[1.3 * chance] * 3)
+    assert health.learning(0.95, h, k) == pytest.approx(0.1 / 0.2)  # R = 0.1
+    above = _curve([1.2 * chance] * 3, 0.95)
+    assert health.learning(0.95, above, k) == 0.0
+
+
+def test_learning_of_a_model_that_learned_is_one_and_uses_the_kept_epoch():
+    h = hist([2.0, 1.0, 0.4, 2.5], val_acc=[0.5, 0.8, 0.9, 0.7], val_loss=[2.0, 1.0, 0.5, 3.0])
+    assert health.learning(0.9, h, 10) == 1.0  # kept epoch 3 (best val_accuracy): loss 0.4
+    # the kept epoch decides the loss: epoch 4 (both losses above ln 10) is not learning
+    assert health.learning(0.9, h, 10, best_epoch=4) == 0.0
+    # the lower of the two losses: a dropout-inflated training loss does not hide learning
+    assert health.learning(0.9, hist([2.2], val_acc=[0.9], val_loss=[1.0]), 10) == 1.0
+
+
+def test_compute_health_flat_run_at_chance_is_not_healthy():
+    # a model that does not move: flat loss at chance is "stable", no train/val gap is
+    # "general", its units and gradients look fine; only the learning gate tells the truth
+    chance = math.log(10)
+    flat = hist([chance * (1 + 0.001 * (-1) ** i) for i in range(6)], acc=np.full(6, 0.1), val_acc=np.full(6, 0.11))
+    r = compute_health(flat, good_run()[1], param_count=1e5, accuracy=0.11, num_classes=10)
+    _assert_clean(r)
+    ungated = sum(w * r[k] for k, w in DEFAULT_WEIGHTS.items()) / sum(DEFAULT_WEIGHTS.values())
+    assert ungated > 0.75 and r["training_stability"] > 0.5 and r["generalization"] == 1.0
+    assert r["learning"] == 0.0 and r["overall_health"] <= 0.5
+
+
+def test_learning_unmeasurable_is_zero_with_a_reason():
+    h, snaps = good_run()
+    for kwargs, reason in (({"num_classes": None}, "class count"), ({"accuracy": math.nan}, "validation accuracy")):
+        r = compute_health(h, snaps, param_count=1e5, **{"accuracy": 0.88, "num_classes": 10, **kwargs})
+        assert r["learning"] == 0.0 == r["overall_health"]
+        assert reason in r["unmeasured"]["learning"]
 
 
 # ----------------------------------------------------------------------------- compute_health
 def _assert_clean(result):
     text = json.dumps(result, allow_nan=False)  # raises on nan/inf
     assert json.loads(text) == result
-    for key in HEALTH_METRICS:
-        if key in result:
-            assert type(result[key]) is float and 0.0 <= result[key] <= 1.0, key
+    for key in HEALTH_METRICS:  # every metric, always: unmeasured ones are 0 with a reason
+        assert type(result[key]) is float and 0.0 <= result[key] <= 1.0, key
+    assert all(type(v) is str and v and result[k] == 0.0 for k, v in result["unmeasured"].items())
     for v in result["per_layer"]["dead_fraction"].values():
         assert type(v) is float and 0.0 <= v <= 1.0
     gap = result.get("generalization_gap")
@@ -327,9 +399,9 @@ def _assert_clean(result):
 
 def test_compute_health_healthy_run():
     history, snaps = good_run()
-    r = compute_health(history, snaps, param_count=120_000, accuracy=0.88)
+    r = compute_health(history, snaps, param_count=120_000, accuracy=0.88, num_classes=10)
     _assert_clean(r)
-    assert set(HEALTH_METRICS) <= set(r)
+    assert set(HEALTH_METRICS) <= set(r) and r["unmeasured"] == {} and r["learning"] == 1.0
     assert {"generalization_gap", "overfitting_epoch", "per_layer"} <= set(r)
     assert r["overall_health"] > 0.9 and r["neuron_utilization"] == 1.0
     assert r["per_layer"]["dead_fraction"] == {"conv2d_1": 0.0, "dense_1": 0.0}
@@ -340,10 +412,11 @@ def test_compute_health_healthy_run():
 
 def test_compute_health_sick_run_scores_lower():
     history, _ = good_run()
-    healthy = compute_health(*good_run(), param_count=1e5, accuracy=0.88)
+    healthy = compute_health(*good_run(), param_count=1e5, accuracy=0.88, num_classes=10)
     snaps = [snapshot(e, grads=(1e-9, 1e-4, 1.0), dead_dense=True) for e in (1, 2, 3)]
     sick = compute_health(hist([2.0, 1.0, 1.5, 0.9, 2.5], acc=[0.5, 0.7, 0.8, 0.95, 1.0],
-                               val_acc=[0.5, 0.6, 0.4, 0.6, 0.55]), snaps, param_count=1e5, accuracy=0.55)
+                               val_acc=[0.5, 0.6, 0.4, 0.6, 0.55]), snaps, param_count=1e5, accuracy=0.55,
+                          num_classes=10)
     _assert_clean(sick)
     assert sick["per_layer"]["dead_fraction"]["dense_1"] == 1.0
     for key in DEFAULT_WEIGHTS:
@@ -366,14 +439,18 @@ def test_compute_health_nan_inputs_never_leak():
 
 def test_compute_health_without_snapshots_or_history():
     history, _ = good_run()
-    r = compute_health(history, [], param_count=5e4, accuracy=0.9)
+    r = compute_health(history, [], param_count=5e4, accuracy=0.9, num_classes=10)
     _assert_clean(r)
-    assert "neuron_utilization" not in r and "gradient_health" not in r
+    # not measured, so 0 with a reason, and overall_health averages the same set as any trial
+    assert r["neuron_utilization"] == 0.0 and r["gradient_health"] == 0.0
+    assert set(r["unmeasured"]) == {"neuron_utilization", "gradient_health"}
+    assert "snapshot" in r["unmeasured"]["gradient_health"]
     assert r["per_layer"] == {"dead_fraction": {}, "gradient_norms": {}, "snapshot_epochs": []}
-    assert r["overall_health"] > 0.9
-    r = compute_health([], [], param_count=5e4, accuracy=0.9)
+    measured = compute_health(*good_run(), param_count=5e4, accuracy=0.9, num_classes=10)
+    assert r["overall_health"] == pytest.approx(measured["overall_health"] - 0.5, abs=0.02)
+    r = compute_health([], [], param_count=5e4, accuracy=0.9, num_classes=10)
     _assert_clean(r)
-    assert set(r) == {"parameter_efficiency", "overall_health", "per_layer"} and r["overall_health"] == 0.0
+    assert set(r["unmeasured"]) == set(DEFAULT_WEIGHTS) | {"learning"} and r["overall_health"] == 0.0
     one = compute_health(hist([0.5]), [], param_count=5e4, accuracy=0.9)
     assert one["convergence_quality"] == 0.0 and one["training_stability"] == 1.0
     one_vs_chance = compute_health(hist([0.5]), [], param_count=5e4, accuracy=0.9, num_classes=10)
@@ -442,6 +519,8 @@ def test_compute_health_tolerates_malformed_entries():
     _assert_clean(r)
     assert r["per_layer"]["dead_fraction"] == {"d": 0.5}
     assert r["per_layer"]["snapshot_epochs"] == [2]
-    assert "gradient_health" not in r  # no layer reported a norm
-    assert "generalization" not in r and "generalization_gap" not in r  # no validation recorded
-    assert r["accuracy_consistency"] == 1.0  # falls back to train accuracy
+    assert r["gradient_health"] == 0.0 and "gradient norms" in r["unmeasured"]["gradient_health"]
+    # no validation recorded
+    assert r["generalization"] == 0.0 and "validation" in r["unmeasured"]["generalization"]
+    assert r["generalization_gap"] is None
+    assert r["accuracy_consistency"] == 0.0 and "3" in r["unmeasured"]["accuracy_consistency"]  # 2 epochs

@@ -46,11 +46,83 @@ def test_reporter_gets_every_epoch_and_pruning_stops_training(digits):
 
 
 def test_complete_trial_keeps_best_epoch_weights(digits):
-    result = run_trial(_spec(epochs=3, early_stopping_patience=None), digits, RecordingReporter())
+    # Validation labels shuffled: val_accuracy wanders epoch to epoch while training learns, so
+    # the best epoch is not the last one (checked below), and only a real restore returns it.
+    rng = np.random.default_rng(3)
+    y_val = rng.permutation(digits.y_val[:60])
+    data = SimpleNamespace(x_train=digits.x_train, y_train=digits.y_train, x_val=digits.x_val[:60], y_val=y_val)
+    result = run_trial(_spec(epochs=5, learning_rate=1e-2, early_stopping_patience=None), data, RecordingReporter())
     assert result.status == "complete"
+    assert result.best_epoch < result.epochs_run, "the spec must have its best epoch before its last"
+    last = result.history[-1].val_accuracy
     assert result.val_accuracy == pytest.approx(max(r.val_accuracy for r in result.history))
-    _, accuracy = result.model.evaluate(digits.x_val.astype("float32"), digits.y_val, verbose=0)
+    assert result.val_accuracy > last
+    _, accuracy = result.model.evaluate(data.x_val.astype("float32"), y_val, verbose=0)
     assert accuracy == pytest.approx(result.val_accuracy, abs=1e-6)
+
+
+def test_a_trial_at_chance_level_stops_as_no_learning(digits):
+    result = run_trial(_spec(epochs=6, learning_rate=1e-9, no_learning_after=2, early_stopping_patience=None), digits)
+    assert result.status == "no_learning"
+    assert result.epochs_run == 2
+    assert result.history[-1].final
+    assert result.model is None
+
+
+def test_a_learning_trial_is_not_stopped_as_no_learning(digits):
+    result = run_trial(_spec(epochs=3, no_learning_after=2, min_steps_per_epoch=50), digits)
+    assert result.status == "complete", [(r.accuracy, r.val_accuracy) for r in result.history]
+    assert result.epochs_run == 3
+
+
+def test_chance_level_is_the_majority_share():
+    from hpopt.chance import ChanceLevel
+
+    imbalanced = np.array([0] * 90 + [1] * 10)
+    level = ChanceLevel(imbalanced, imbalanced)
+    assert level.not_learning(0.9, 0.9)  # always answering class 0 is no learning
+    assert not level.not_learning(0.97, 0.97)
+    balanced = np.repeat(np.arange(10), 100)
+    level = ChanceLevel(balanced, balanced)
+    assert level.not_learning(0.11, 0.12)
+    assert not level.not_learning(0.3, 0.12)  # validation above chance
+    assert not level.not_learning(0.11, 0.5)  # training above chance
+
+
+def test_the_epoch_where_early_stopping_fires_is_final_and_never_pruned(digits):
+    from hpopt.trial_objective import OptunaReporter
+
+    class PruneAlways:
+        number = 0
+
+        def report(self, value, step):
+            self.value = value
+
+        def should_prune(self):
+            return True
+
+    class Listener:
+        def on_epoch(self, number, record):
+            pass
+
+    reporter = OptunaReporter(PruneAlways(), Listener(), prune=True, epochs=10)
+    # A vanishing learning rate: no improvement after epoch 1, early stopping fires at epoch 3.
+    result = run_trial(_spec(epochs=10, learning_rate=1e-12, early_stopping_patience=2), digits,
+                       _PruneAfter(reporter, epoch=3))
+    assert result.status == "complete"
+    assert result.epochs_run == 3 and result.history[-1].final
+    assert [r.final for r in result.history] == [False, False, True]
+
+
+class _PruneAfter:
+    """Passes epochs from ``epoch`` on to a reporter whose pruner always wants to prune."""
+
+    def __init__(self, reporter, epoch: int) -> None:
+        self.reporter, self.epoch = reporter, epoch
+
+    def report(self, record) -> None:
+        if record.epoch >= self.epoch:
+            self.reporter.report(record)
 
 
 def test_early_stopping_stops_when_validation_stops_improving(digits):
@@ -154,11 +226,16 @@ def test_mixed_precision_trains_in_float16_with_a_float32_output(digits):
     assert keras.config.dtype_policy().name == "float32"  # the global policy is restored
 
 
-def test_auto_precision_is_float32_on_a_machine_without_gpu():
+def test_auto_precision_follows_the_devices(monkeypatch):
     import tensorflow as tf
 
     from hpopt.models import resolve_precision
 
-    expected = "mixed_float16" if tf.config.list_physical_devices("GPU") else "float32"
-    assert resolve_precision("auto") == expected
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [])
+    assert resolve_precision("auto") == "float32"
+    monkeypatch.setattr(tf.config, "list_physical_devices",
+                        lambda kind=None: [SimpleNamespace(name="/physical_device:GPU:0", device_type="GPU")]
+                        if kind in (None, "GPU") else [])
+    assert resolve_precision("auto") == "mixed_float16"
     assert resolve_precision("float32") == "float32"
+    assert resolve_precision("mixed_float16") == "mixed_float16"

@@ -59,5 +59,6 @@ class TerminalProgress(RunListener):
             test = summary.get("test_accuracy")
             tqdm.write(f"best: trial {best['number']} value={best['value'] if not isinstance(best['value'], float) else round(best['value'], 4)} "
                        f"val_acc={best['val_accuracy']:.4f}" + (f" test_acc={test:.4f}" if test is not None else "")
-                       + f" | {summary['n_complete']} complete, {summary['n_pruned']} pruned, {summary['n_failed']} failed",
+                       + f" | {summary['n_complete']} complete, {summary['n_pruned']} pruned, "
+                       f"{summary.get('n_no_learning', 0)} no learning, {summary['n_failed']} failed",
                        file=sys.stderr)

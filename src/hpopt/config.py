@@ -25,14 +25,14 @@ from pydantic.fields import FieldInfo
 
 __all__ = [
     "ALIASES", "ALL_MODE_OBJECTIVES", "HEALTH_ONLY_OBJECTIVES", "NON_CONFIG_ENV_VARS",
-    "OBJECTIVES_BY_MODE", "PARETO_OBJECTIVES", "STORAGE_URL_PREFIXES", "ConfigError",
+    "OBJECTIVES_BY_MODE", "PARETO_OBJECTIVES", "STORAGE_URL_PREFIXES", "VALUE_ALIASES", "ConfigError",
     "OptimizationConfig", "describe_allowed", "describe_range", "explain_validation_error", "load_config",
 ]
 
 logger = logging.getLogger(__name__)
 
 ALL_MODE_OBJECTIVES: tuple[str, ...] = (
-    "val_accuracy", "accuracy", "training_time", "parameter_efficiency",
+    "val_accuracy", "train_accuracy", "training_time", "parameter_efficiency",
     "memory_efficiency", "inference_speed",
 )
 HEALTH_ONLY_OBJECTIVES: tuple[str, ...] = ("overall_health", "neuron_utilization", "training_stability")
@@ -46,6 +46,14 @@ STORAGE_URL_PREFIXES: tuple[str, ...] = (
     "sqlite:///", "postgresql://", "postgresql+psycopg://", "postgresql+psycopg2://", "mysql://", "mysql+pymysql://",
 )
 ALIASES: dict[str, str] = {"max_epochs": "max_epochs_per_trial", "gpu_proxy_fallback": "gpu_proxy_fallback_local"}
+# Old spellings of values: key -> {old value: (current value, warning shown when the old one is used)}.
+VALUE_ALIASES: dict[str, dict[str, tuple[str, str]]] = {
+    "optimize_for": {"accuracy": (
+        "train_accuracy",
+        "optimize_for=accuracy means training accuracy (now spelled train_accuracy): trials are "
+        "selected on how well they fit the training data; use optimize_for=val_accuracy to select on "
+        "validation data")},
+}
 # HYPEROPT_* variables read by other parts of hpopt (API server, clients): not config keys.
 NON_CONFIG_ENV_VARS: frozenset[str] = frozenset({
     "HYPEROPT_API_KEY", "HYPEROPT_OFFLINE", "HYPEROPT_HOST", "HYPEROPT_PORT",
@@ -57,7 +65,7 @@ _WINDOWS_ILLEGAL = re.compile(r'[<>:"/\\|?*\x00-\x1f]')
 _WINDOWS_RESERVED = {"con", "prn", "aux", "nul"} | {f"{p}{i}" for p in ("com", "lpt") for i in range(1, 10)}
 
 Objective = Literal[
-    "val_accuracy", "accuracy", "training_time", "parameter_efficiency", "memory_efficiency",
+    "val_accuracy", "train_accuracy", "training_time", "parameter_efficiency", "memory_efficiency",
     "inference_speed", "overall_health", "neuron_utilization", "training_stability",
 ]
 
@@ -77,11 +85,13 @@ class OptimizationConfig(BaseModel):
         "simple", "search", "simple: score accuracy alone; health: blend the objective with model "
         "health; pareto: optimize val_accuracy and overall_health together")
     optimize_for: Objective = _f(
-        "val_accuracy", "search", "objective to maximize; overall_health, neuron_utilization and "
-        "training_stability need mode=health; pareto mode fixes its own objectives")
+        "val_accuracy", "search", "objective to optimize; train_accuracy (alias accuracy) is accuracy on "
+        "the training data; overall_health, neuron_utilization and training_stability need mode=health; "
+        "pareto mode fixes its own objectives")
     trials: int = _f(50, "search", "number of Optuna trials to run", ge=1)
     activation: Optional[Literal["relu", "leaky_relu", "swish"]] = _f(
-        None, "search", "fix the activation of every layer; none lets the search choose")
+        None, "search", "fix the activation of every layer (text: the dense layer after the LSTM); none lets "
+        "the search choose (text: relu)")
     sampler: Literal["tpe", "random", "cmaes"] = _f("tpe", "search", "Optuna sampler")
     pruner: Literal["median", "hyperband", "none"] = _f(
         "median", "search", "Optuna pruner that stops unpromising trials early")
@@ -102,6 +112,12 @@ class OptimizationConfig(BaseModel):
     early_stopping_patience: int = _f(
         5, "training", "epochs without val_accuracy improvement before a trial stops", ge=1)
     enable_early_stopping: bool = _f(True, "training", "stop a trial when val_accuracy stops improving")
+    min_steps_per_epoch: int = _f(
+        50, "training", "an epoch is at least this many optimizer steps (small datasets are passed over "
+        "several times per epoch, so every trial gets enough updates); 0 = one pass", ge=0, le=100_000)
+    stop_no_learning: bool = _f(
+        True, "training", "stop a trial still at chance level after its n_warmup_steps epochs (at least 1) "
+        "and record it as no_learning")
     precision: Literal["auto", "float32", "mixed_float16"] = _f(
         "auto", "training", "auto: mixed float16 on a GPU (faster, half the activation memory), float32 on a CPU; "
         "decided where the trial runs (the GPU proxy's worker too)")
@@ -189,6 +205,11 @@ class OptimizationConfig(BaseModel):
         except DatasetError as exc:
             raise ValueError(str(exc)) from None
 
+    @field_validator("optimize_for", mode="before")
+    @classmethod
+    def _old_objective_names(cls, value: Any) -> Any:
+        return _value_alias("optimize_for", value)
+
     @field_validator("run_name")
     @classmethod
     def _portable_run_name(cls, value: Optional[str]) -> Optional[str]:
@@ -250,6 +271,16 @@ class OptimizationConfig(BaseModel):
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON types, for summary.json and the API."""
         return self.model_dump(mode="json")
+
+
+def _value_alias(key: str, value: Any) -> Any:
+    """The current spelling of an old value (VALUE_ALIASES), with its warning; else ``value``."""
+    if isinstance(value, str):
+        alias = VALUE_ALIASES.get(key, {}).get(value.strip().lower())
+        if alias is not None:
+            logger.warning(alias[1])
+            return alias[0]
+    return value
 
 
 def _dataset_stem(dataset: str) -> str:
@@ -358,6 +389,8 @@ def _parse_value(key: str, raw: Any, source: str) -> Any:
             return None
         raise _invalid(key, raw, source)
     text = raw.strip() if isinstance(raw, str) else None
+    if text is not None and key in VALUE_ALIASES:
+        text = _value_alias(key, text)
     if get_origin(base) is Literal:
         for choice in get_args(base):
             if text is not None and text.lower() == str(choice).lower():

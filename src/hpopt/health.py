@@ -16,10 +16,23 @@ Formulas (``L_t`` = training loss at epoch ``t = 1..n``, ``σ`` = logistic sigmo
   ``U = Σ max(ΔL,0) / Σ |ΔL|``, ``B = 1 if r ≤ 1.2 else exp(−2(r − 1.2))``, ``r = max L / ln(classes)``
 * convergence_quality:  ``min(1, (L_ref − L_min)/(0.5·L_ref)) · (1 − ½·clip(|L_{n−k} − L_n|/(max(L_1, L_ref) − L_min), 0, 1))``,
   ``k = ⌈n/5⌉``, ``L_ref = ln(classes)`` (the loss of a uniform guess; ``L_1`` when unknown)
-* accuracy_consistency: ``exp(−std(Δ val_acc over the last max(3, ⌈n/2⌉) epochs) / 0.05)``
+* accuracy_consistency: ``exp(−std(Δ val_acc over the last max(3, ⌈n/2⌉) epochs) / 0.05)``; needs 3 epochs
 * generalization:       ``1 − clip((acc_n − val_acc_n)/0.3, 0, 1)``
 * parameter_efficiency: ``accuracy · (1 + P/1000)^(−0.15)`` (each 10× parameters ≈ ×0.71)
-* overall_health:       ``Σ w_m·m / Σ w_m`` over the metrics present
+* learning:             ``min(1, A/0.2, R/0.2)``, ``A = (acc − 1/k)/(1 − 1/k)`` (validation accuracy of the
+  kept weights over chance), ``R = (ln k − L*)/ln k``, ``L* = min(loss, val_loss)`` of the kept (best) epoch,
+  ``k`` = classes: a fifth of the way from chance to perfect accuracy, and a loss a fifth below chance,
+  count as learning in full; at chance it is 0
+* overall_health:       ``learning · Σ w_m·m / Σ w_m`` over every weighted metric
+
+Every metric is always reported: one that cannot be measured (no snapshot of the kept
+weights, no gradients, fewer than 3 epochs for consistency, no validation, unknown
+class count) scores 0 and ``unmeasured[metric]`` says why, so every trial's
+overall_health averages the same set.  The learning gate keeps a model that learned
+nothing (accuracy at chance, or a loss not below ~0.9·ln k) at or below half its
+weighted mean, however flat ("stable"), gap-free ("general") or steady its curves are.
+The weight metrics (neuron_utilization, gradient_health's last term, per_layer's dead
+fractions) read the last snapshot, which ``run_trial`` takes of the weights it returns.
 """
 
 from __future__ import annotations
@@ -41,6 +54,7 @@ __all__ = [
     "generalization_gap",
     "overfitting_epoch",
     "parameter_efficiency",
+    "learning",
     "overall_health",
     "compute_health",
 ]
@@ -54,12 +68,14 @@ HEALTH_METRICS: tuple[str, ...] = (
     "accuracy_consistency",
     "generalization",
     "parameter_efficiency",
+    "learning",
     "overall_health",
 )
 
 #: Default weights of ``overall_health``.  ``parameter_efficiency`` is reported but
 #: deliberately not part of the health score (model size is a preference, not a
-#: sign of sick training); pass ``weights`` to include it.
+#: sign of sick training); pass ``weights`` to include it.  ``learning`` is not a
+#: weight: it multiplies the weighted mean.
 DEFAULT_WEIGHTS: dict[str, float] = {
     "neuron_utilization": 0.25,
     "gradient_health": 0.25,
@@ -78,6 +94,8 @@ _JITTER_SCALE = 0.05  # std of val-accuracy changes that scores exp(-1)
 _EFFICIENCY_ALPHA = 0.15
 _BLOWUP_TOLERANCE = 1.2  # max epoch loss / chance loss tolerated before stability drops
 _EFFICIENCY_P0 = 1e3
+_LEARNING_SCALE = 0.2  # share of the way from chance (accuracy, loss) that counts as learning in full
+_CONSISTENCY_MIN_EPOCHS = 3
 _EXCLUDED_ACTIVATIONS = ("softmax",)
 _EXCLUDED_KINDS = ("output",)
 
@@ -328,8 +346,9 @@ def accuracy_consistency(history: Sequence[Mapping[str, Any]]) -> float:
         consistency = exp(−std(Δa) / 0.05)
 
     The std of epoch-to-epoch changes ignores a steady climb and measures only jitter:
-    ±0.01 jitter scores ≈0.8, ±0.2 swings score ≈0.  ``1`` with fewer than 3 epochs
-    (when finite), ``0`` if any of the used values is non-finite.
+    ±0.01 jitter scores ≈0.8, ±0.2 swings score ≈0.  ``0`` if any of the used values is
+    non-finite, and ``0`` with fewer than 3 epochs: one change has no spread to measure,
+    and an unmeasured steadiness is not a proven one (``compute_health`` says why).
     """
     acc = _series(history, "val_accuracy")
     if acc.size and np.all(np.isnan(acc)):
@@ -337,10 +356,8 @@ def accuracy_consistency(history: Sequence[Mapping[str, Any]]) -> float:
     if acc.size == 0:
         return 0.0
     window = acc[-max(3, math.ceil(acc.size / 2)) :]
-    if not np.all(np.isfinite(window)):
+    if window.size < _CONSISTENCY_MIN_EPOCHS or not np.all(np.isfinite(window)):
         return 0.0
-    if window.size < 3:
-        return 1.0
     return _clip01(math.exp(-float(np.std(np.diff(window))) / _JITTER_SCALE))
 
 
@@ -392,15 +409,82 @@ def parameter_efficiency(accuracy: float, param_count: float) -> float:
     return _clip01(acc * (1.0 + max(p, 0.0) / _EFFICIENCY_P0) ** (-_EFFICIENCY_ALPHA))
 
 
+# --------------------------------------------------------------------------- learning
+def _kept_record(history: Sequence[Mapping[str, Any]], best_epoch: Optional[int]) -> Optional[Mapping[str, Any]]:
+    """The epoch record of the weights a trial keeps: ``best_epoch``'s, else the first best val_accuracy."""
+    if not history:
+        return None
+    if best_epoch is not None:
+        for i, record in enumerate(history):
+            if _epoch(record, i) == best_epoch:
+                return record
+    val = _series(history, "val_accuracy")
+    if np.isfinite(val).any():
+        return history[int(np.argmax(np.where(np.isfinite(val), val, -np.inf)))]
+    return history[-1]
+
+
+def _learning(
+    accuracy: float,
+    history: Sequence[Mapping[str, Any]],
+    num_classes: Optional[int],
+    best_epoch: Optional[int] = None,
+) -> tuple[float, Optional[str]]:
+    """``(learning, why it could not be measured or None)``; see :func:`learning`."""
+    k = _num(num_classes)
+    if not (math.isfinite(k) and k >= 2):
+        return 0.0, "class count unknown: chance level cannot be placed"
+    acc = _num(accuracy)
+    if not math.isfinite(acc):
+        return 0.0, "no finite validation accuracy"
+    record = _kept_record(history, best_epoch)
+    losses = [] if record is None else [v for v in (_num(record.get("loss")), _num(record.get("val_loss"))) if math.isfinite(v)]
+    if not losses:
+        return 0.0, "no finite loss of the kept epoch"
+    over_chance = (min(1.0, max(0.0, acc)) - 1.0 / k) / (1.0 - 1.0 / k)
+    chance_loss = math.log(k)
+    below_chance = (chance_loss - min(losses)) / chance_loss
+    return _clip01(min(1.0, over_chance / _LEARNING_SCALE, below_chance / _LEARNING_SCALE)), None
+
+
+def learning(
+    accuracy: float,
+    history: Sequence[Mapping[str, Any]],
+    num_classes: Optional[int],
+    *,
+    best_epoch: Optional[int] = None,
+) -> float:
+    """Evidence that the model learned anything: the gate of :func:`overall_health`.
+
+    With ``k`` classes, ``accuracy`` the validation accuracy of the kept weights and
+    ``L*`` the lower of the training and validation loss of the kept epoch (``best_epoch``;
+    by default the first epoch of the highest ``val_accuracy``)::
+
+        A = (accuracy − 1/k) / (1 − 1/k)          # accuracy over chance, 0 at a uniform guess
+        R = (ln k − L*) / ln k                     # share of the chance loss ln k shed
+        learning = clip(min(1, A / 0.2, R / 0.2), 0, 1)
+
+    A fifth of the way from chance to perfect accuracy, and a loss a fifth below chance,
+    count as learning in full.  A model at chance (A ≈ 0, or a loss not below 0.9·ln k,
+    R ≤ 0.1) scores ≤ 0.5, so its overall_health is at most half its weighted mean; for
+    ``k ≥ 6`` an accuracy within 1.5× chance does too.  The lower of the two losses is
+    used because the training loss is averaged over an epoch of changing weights (with
+    dropout active), and the validation loss alone punishes overconfident but accurate
+    models.  0 when ``k`` is unknown or nothing is finite.
+    """
+    return _learning(accuracy, history, num_classes, best_epoch)[0]
+
+
 # --------------------------------------------------------------------------- aggregate
 def overall_health(metrics: Mapping[str, Any], weights: Optional[Mapping[str, float]] = None) -> float:
-    """Weighted mean ``Σ w_m·m / Σ w_m`` over metrics present in both ``metrics`` and ``weights``.
+    """``learning · Σ w_m·m / Σ w_m`` over every metric in ``weights``.
 
     Default weights: :data:`DEFAULT_WEIGHTS` (neuron_utilization 0.25, gradient_health
     0.25, training_stability 0.2, convergence_quality 0.1, accuracy_consistency 0.1,
-    generalization 0.1; parameter_efficiency not included).  Missing (or ``None``)
-    metrics are skipped and the weights renormalized; values are clipped to [0, 1]
-    and a non-finite value counts as 0.  Returns 0.0 when nothing is weighted.
+    generalization 0.1; parameter_efficiency not included).  A missing (or ``None``,
+    or non-finite) metric counts as 0 instead of being skipped, so every trial is scored
+    on the same basis; ``learning`` (:func:`learning`) counts as 0 when missing too.
+    Values are clipped to [0, 1].  Returns 0.0 when nothing is weighted.
     """
     weights = DEFAULT_WEIGHTS if weights is None else weights
     total = acc = 0.0
@@ -408,11 +492,11 @@ def overall_health(metrics: Mapping[str, Any], weights: Optional[Mapping[str, fl
         w = _num(w)
         if not math.isfinite(w) or w < 0:
             raise ValueError(f"weight for {name!r} must be a finite non-negative number, got {w}")
-        if w == 0 or metrics.get(name) is None:
-            continue
         total += w
-        acc += w * _clip01(metrics[name])
-    return _clip01(acc / total) if total > 0 else 0.0
+        acc += w * _clip01(metrics.get(name))
+    if total <= 0:
+        return 0.0
+    return _clip01(_clip01(metrics.get("learning")) * acc / total)
 
 
 def compute_health(
@@ -422,49 +506,74 @@ def compute_health(
     param_count: float,
     accuracy: float,
     num_classes: Optional[int] = None,
+    best_epoch: Optional[int] = None,
     weights: Optional[Mapping[str, float]] = None,
 ) -> dict[str, Any]:
     """All health metrics of one trained model as a flat, JSON-serializable dict.
 
-    Keys: the [0, 1] scores of :data:`HEALTH_METRICS` (``generalization`` is the gap
-    score), ``generalization_gap`` (raw train − val accuracy, may be negative; ``None``
-    if not finite), ``overfitting_epoch`` (int or ``None``) and ``per_layer`` =
-    ``{"dead_fraction": {layer: float}`` (last snapshot),
-    ``"gradient_norms": {layer: [norm or None per snapshot]}``,
-    ``"snapshot_epochs": [int]}``.  ``neuron_utilization`` and ``gradient_health`` are
-    omitted when the snapshots carry no activations / gradients, the history metrics
-    when the history is empty (``generalization`` needs
-    a ``val_accuracy`` entry).  ``weights`` is passed to :func:`overall_health`.  Every score is
-    a plain float, never nan. ``num_classes`` gives the chance loss ``ln(classes)`` that
-    stability and convergence compare the loss curve with.
+    ``snapshots[-1]`` must describe the weights being judged (``run_trial`` takes it of
+    the kept, best-epoch weights): neuron_utilization, per_layer's dead fractions and
+    gradient_health's last term read it; earlier snapshots give gradient_health's trend.
+    ``accuracy`` is the kept weights' validation accuracy, ``best_epoch`` their epoch
+    (for :func:`learning`), ``num_classes`` gives the chance loss ``ln(classes)``.
+
+    Keys: every metric of :data:`HEALTH_METRICS`, always (a plain float in [0, 1], never
+    nan; ``generalization`` is the gap score), ``unmeasured`` = ``{metric: reason}`` for
+    those that could not be measured and so score 0, ``generalization_gap`` (raw train −
+    val accuracy, may be negative; ``None`` if not finite), ``overfitting_epoch`` (int or
+    ``None``) and ``per_layer`` = ``{"dead_fraction": {layer: float}`` (last snapshot),
+    ``"gradient_norms": {layer: [norm or None per snapshot]}``, ``"snapshot_epochs": [int]}``.
+    ``weights`` is passed to :func:`overall_health`.
     """
     history = list(history or ())
     snapshots = list(snapshots or ())
     out: dict[str, Any] = {}
+    unmeasured: dict[str, str] = {}
 
-    if snapshots:
-        counts = _layer_alive(snapshots[-1])
-        if counts:
-            util, _ = neuron_utilization(snapshots[-1])
-            out["neuron_utilization"] = _clip01(util)
-        if any(_gradient_norms(s) for s in snapshots):
-            out["gradient_health"] = gradient_health(snapshots)
+    def unmeasurable(metric: str, reason: str) -> None:
+        out[metric] = 0.0
+        unmeasured[metric] = reason
+
+    counts = _layer_alive(snapshots[-1]) if snapshots else {}
+    if counts:
+        out["neuron_utilization"] = _clip01(neuron_utilization(snapshots[-1])[0])
     else:
-        counts = {}
+        unmeasurable("neuron_utilization", "no snapshot of the kept weights" if not snapshots
+                     else "the last snapshot has no measurable layer activations")
+    if not snapshots:
+        unmeasurable("gradient_health", "no snapshot of the kept weights")
+    elif not _gradient_norms(snapshots[-1]):
+        unmeasurable("gradient_health", "the last snapshot has no gradient norms")
+    else:
+        out["gradient_health"] = gradient_health(snapshots)
 
+    chance = math.log(num_classes) if num_classes and num_classes > 1 else None
     if history:
-        chance = math.log(num_classes) if num_classes and num_classes > 1 else None
         out["training_stability"] = training_stability(history, chance)
         out["convergence_quality"] = convergence_quality(history, chance)
         out["accuracy_consistency"] = accuracy_consistency(history)
-        if history[-1].get("val_accuracy") is not None:  # omitted when no validation was recorded
+        if len(history) < _CONSISTENCY_MIN_EPOCHS:
+            unmeasured["accuracy_consistency"] = (
+                f"{len(history)} epoch(s): consistency needs {_CONSISTENCY_MIN_EPOCHS}")
+        if history[-1].get("val_accuracy") is not None:
             score, gap = generalization_gap(history)
             out["generalization"] = score
             out["generalization_gap"] = gap if math.isfinite(gap) else None
+        else:
+            unmeasurable("generalization", "no validation accuracy recorded")
+            out["generalization_gap"] = None
         out["overfitting_epoch"] = overfitting_epoch(history)
+    else:
+        for metric in ("training_stability", "convergence_quality", "accuracy_consistency", "generalization"):
+            unmeasurable(metric, "no epoch completed")
+        out["generalization_gap"] = out["overfitting_epoch"] = None
 
     out["parameter_efficiency"] = parameter_efficiency(accuracy, param_count)
+    out["learning"], reason = _learning(accuracy, history, num_classes, best_epoch)
+    if reason:
+        unmeasured["learning"] = reason
     out["overall_health"] = overall_health(out, weights)
+    out["unmeasured"] = unmeasured
 
     grad_series: dict[str, list[Optional[float]]] = {}
     per_snapshot = [_gradient_norms(s) for s in snapshots]
@@ -480,4 +589,4 @@ def compute_health(
         "gradient_norms": grad_series,
         "snapshot_epochs": [_epoch(s, i) for i, s in enumerate(snapshots)],
     }
-    return out
+    return {key: out[key] for key in (*HEALTH_METRICS, *[k for k in out if k not in HEALTH_METRICS])}

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable, Union
+from typing import Callable, Optional, Union
 
-from hpopt.spec import TrialResult
+from hpopt.spec import ObjectiveSpec, TrialResult
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,7 @@ class Objective:
     raw: Callable[[TrialResult], float]
     score: Callable[[float], float]  # raw -> [0, 1], higher is better
     unit: str = ""
+    per_epoch: bool = True  # measurable after every epoch, so the pruner can compare it
 
 
 def _final_train_accuracy(result: TrialResult) -> float:
@@ -33,8 +34,19 @@ def _final_train_accuracy(result: TrialResult) -> float:
 
 
 def model_megabytes(result: TrialResult) -> float:
-    """Size of the weights in float32, the memory a deployed model needs at least."""
-    return result.param_count * 4 / 1e6
+    """Measured size of the model's weights in MB (1e6 bytes), the memory a deployed model
+    needs at least; results without the measurement (an older GPU worker) count 4 bytes a
+    parameter."""
+    size = result.model_bytes if result.model_bytes > 0 else result.param_count * 4
+    return size / 1e6
+
+
+MIN_MEGABYTES = 1e-3  # 1 KB: keeps accuracy per MB finite for a degenerate (empty) model
+
+
+def accuracy_per_megabyte(result: TrialResult) -> float:
+    """memory_efficiency: validation accuracy per MB of weights (higher is better)."""
+    return result.val_accuracy / max(model_megabytes(result), MIN_MEGABYTES)
 
 
 def _clip01(value: float) -> float:
@@ -45,14 +57,20 @@ OBJECTIVES: dict[str, Objective] = {
     o.name: o
     for o in (
         Objective("val_accuracy", "maximize", lambda r: r.val_accuracy, _clip01),
-        Objective("accuracy", "maximize", _final_train_accuracy, _clip01),
+        # Training accuracy of the returned weights; selecting on it rewards overfitting
+        # (config's optimize_for=accuracy is an alias that says so).
+        Objective("train_accuracy", "maximize", _final_train_accuracy, _clip01),
         # 60 s of training scores 0.5, 0 s scores 1.
-        Objective("training_time", "minimize", lambda r: r.train_seconds, lambda s: 1.0 / (1.0 + max(s, 0.0) / 60.0), "s"),
+        Objective("training_time", "minimize", lambda r: r.train_seconds, lambda s: 1.0 / (1.0 + max(s, 0.0) / 60.0), "s",
+                  per_epoch=False),
         Objective("parameter_efficiency", "maximize", lambda r: float(r.health.get("parameter_efficiency", 0.0)), _clip01),
-        # 0.04 MB (10K params) scores 0.95, 4 MB (1M params) 0.30, 40 MB 0.19.
-        Objective("memory_efficiency", "minimize", model_megabytes, lambda mb: 1.0 / (1.0 + math.log2(1.0 + max(mb, 0.0))), "MB"),
+        # Accuracy per MB a/(a+1): at accuracy 0.9, 0.04 MB (10K float32 params) scores 0.96,
+        # 0.4 MB 0.69, 0.9 MB 0.5, 4 MB (1M params) 0.18, 40 MB 0.02.
+        Objective("memory_efficiency", "maximize", accuracy_per_megabyte,
+                  lambda a: 0.0 if not math.isfinite(a) else max(a, 0.0) / (max(a, 0.0) + 1.0), "accuracy/MB"),
         # 10,000 samples/s scores 0.5.
-        Objective("inference_speed", "maximize", lambda r: r.inference_samples_per_s, lambda s: max(s, 0.0) / (max(s, 0.0) + 10_000.0), "samples/s"),
+        Objective("inference_speed", "maximize", lambda r: r.inference_samples_per_s,
+                  lambda s: max(s, 0.0) / (max(s, 0.0) + 10_000.0), "samples/s", per_epoch=False),
         Objective("overall_health", "maximize", lambda r: float(r.health.get("overall_health", 0.0)), _clip01),
         Objective("neuron_utilization", "maximize", lambda r: float(r.health.get("neuron_utilization", 0.0)), _clip01),
         Objective("training_stability", "maximize", lambda r: float(r.health.get("training_stability", 0.0)), _clip01),
@@ -81,6 +99,31 @@ def trial_value(mode: str, optimize_for: str, health_weight: float, result: Tria
         return raw
     score = objective.score(raw)
     return (1.0 - health_weight) * score + health_weight * float(result.health.get("overall_health", 0.0))
+
+
+def prunable(mode: str, optimize_for: str) -> bool:
+    """Whether the study's value exists after every epoch (so a pruner can compare trials on it)."""
+    return mode != "pareto" and OBJECTIVES[optimize_for].per_epoch
+
+
+def needs_epoch_health(objective: ObjectiveSpec) -> bool:
+    """Whether the per-epoch value needs health metrics of the epochs so far."""
+    return prunable(objective.mode, objective.optimize_for) and (
+        objective.mode == "health" or objective.optimize_for in HEALTH_BASED)
+
+
+HEALTH_BASED = ("parameter_efficiency", "overall_health", "neuron_utilization", "training_stability")
+
+
+def epoch_value(objective: ObjectiveSpec, provisional: TrialResult) -> Optional[float]:
+    """The trial's value if it ended with ``provisional`` (the epochs so far, the current epoch's
+    weights): the same formula as the final value, so the pruner compares like with like and a
+    pruned trial's value (Optuna keeps its last reported one) sits on the complete trials' scale.
+    None where the objective is not measurable per epoch (pruning is then off)."""
+    if objective.optimize_for not in OBJECTIVES or not prunable(objective.mode, objective.optimize_for):
+        return None
+    value = trial_value(objective.mode, objective.optimize_for, objective.health_weight, provisional)
+    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
 
 
 def score_breakdown(optimize_for: str, health_weight: float, result: TrialResult) -> dict[str, float]:

@@ -18,7 +18,7 @@ from hpopt import trial_plots  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
-STATE_COLORS = {"complete": "tab:blue", "pruned": "tab:orange", "failed": "tab:red"}
+STATE_COLORS = {"complete": "tab:blue", "pruned": "tab:orange", "no_learning": "tab:gray", "failed": "tab:red"}
 
 
 def _save(fig: plt.Figure, path: Path) -> Path:

@@ -43,7 +43,7 @@ def write_report(run_dir: Path, summary: dict[str, Any], plots: dict[str, Any]) 
         f"objective **{summary['optimize_for']}**.",
         "",
         f"{summary['n_trials']} trials: {summary['n_complete']} complete, {summary['n_pruned']} pruned, "
-        f"{summary['n_failed']} failed, in {summary['wall_s']:.0f} s.",
+        f"{summary.get('n_no_learning', 0)} stopped at chance level (no learning), {summary['n_failed']} failed, in {summary['wall_s']:.0f} s.",
         "",
         "## Best result",
         "",

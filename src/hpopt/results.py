@@ -18,7 +18,7 @@ import yaml
 from optuna.trial import FrozenTrial, TrialState
 
 from hpopt.jsonutil import to_jsonable, write_json
-from hpopt.trial_objective import TRIAL_MODELS_DIR
+from hpopt.trial_objective import STOP_REASON_ATTR, TRIAL_MODELS_DIR
 
 if TYPE_CHECKING:
     from hpopt.config import OptimizationConfig
@@ -36,6 +36,14 @@ CSV_FIELDS = ("number", "state", "value", "val_accuracy", "overall_health", "epo
               "param_count", "execution", "worker", "started_at", "finished_at")
 
 
+def _state_name(trial: FrozenTrial) -> str:
+    """Optuna's state, except that a trial stopped at chance level reads "no_learning" (Optuna
+    stores it as PRUNED: it ended early and its last value stands)."""
+    if trial.state == TrialState.PRUNED and trial.user_attrs.get(STOP_REASON_ATTR) == "no_learning":
+        return "no_learning"
+    return STATE_NAMES.get(trial.state, trial.state.name.lower())
+
+
 def _iso(value: Any) -> Optional[str]:
     return value.isoformat(timespec="seconds") + "Z" if value is not None and value.tzinfo is None else (
         value.isoformat(timespec="seconds") if value is not None else None)
@@ -47,7 +55,7 @@ def trial_row(trial: FrozenTrial) -> dict[str, Any]:
     values = trial.values
     return to_jsonable({
         "number": trial.number,
-        "state": STATE_NAMES.get(trial.state, trial.state.name.lower()),
+        "state": _state_name(trial),
         "value": (values[0] if len(values) == 1 else list(values)) if values else None,
         "val_accuracy": attrs.get("val_accuracy"),
         "params": dict(trial.params),
@@ -150,6 +158,7 @@ def build_summary(*, run_name: str, config: "OptimizationConfig", study: optuna.
         "n_trials": len(rows),
         "n_complete": states.count("complete"),
         "n_pruned": states.count("pruned"),
+        "n_no_learning": states.count("no_learning"),
         "n_failed": states.count("failed"),
         "wall_s": round(wall_s, 3),
         "interrupted": interrupted,

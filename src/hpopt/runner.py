@@ -21,8 +21,8 @@ from hpopt.events import RunListener  # noqa: E402
 from hpopt.results import best_trials, build_summary, place_best_model, trial_row, write_hyperparameters, write_summary  # noqa: E402
 from hpopt.search_space import baseline_params  # noqa: E402
 from hpopt.spec import DataShape  # noqa: E402
-from hpopt.study import OVER_CAP_ATTR, counted_trials, open_study, retried_numbers  # noqa: E402
-from hpopt.trial_objective import StopAtCap, TrialFailed, TrialObjective  # noqa: E402
+from hpopt.study import counted_trials, gave_way, open_or_create_study, retried_numbers  # noqa: E402
+from hpopt.trial_objective import StopAtCap, TrialFailed, TrialObjective, pruning_applies  # noqa: E402
 
 if TYPE_CHECKING:
     from hpopt.config import OptimizationConfig
@@ -79,6 +79,21 @@ def route_optuna_logs() -> None:
     optuna.logging.enable_propagation()
 
 
+def warn_if_pruner_idle(config: "OptimizationConfig") -> None:
+    """One warning line when the configured pruner will not stop any trial, so a user who set it
+    is not misled (pareto with the default pruner is documented and only logged)."""
+    if config.pruner == "none" or pruning_applies(config):
+        return
+    if config.mode == "pareto":
+        why = "Optuna cannot prune a multi-objective (pareto) study"
+    else:
+        why = (f"it compares per-epoch val_accuracy, and mode={config.mode} optimizes "
+               f"{config.optimize_for}, not an accuracy")
+    level = logging.INFO if config.mode == "pareto" and "pruner" not in config.model_fields_set else logging.WARNING
+    logger.log(level, "pruner=%s will not act: %s; every trial runs its full epochs (set pruner=none to "
+               "silence this)", config.pruner, why)
+
+
 def run_optimization(config: "OptimizationConfig", listener: Optional[RunListener] = None) -> Path:
     """Run (or resume) the study the config describes and write its results folder.
 
@@ -87,14 +102,17 @@ def run_optimization(config: "OptimizationConfig", listener: Optional[RunListene
     """
     listener = listener or RunListener()
     route_optuna_logs()
+    warn_if_pruner_idle(config)
     run_name = config.resolved_run_name()
     run_dir = run_dir_for(config)
     run_dir.mkdir(parents=True, exist_ok=True)
     dataset = load_run_data(config)
     shape = data_shape(dataset)
-    study = open_study(config, config.study_name or run_name)
-    if config.warm_start and not study.trials:
-        study.enqueue_trial(baseline_params(shape.modality, config.activation, config.min_epochs_per_trial,
+    study, created = open_or_create_study(config, config.study_name or run_name)
+    # Only the process that created the study warm-starts it: two runs started together on
+    # one storage would otherwise both enqueue (and train) the baseline.
+    if config.warm_start and created:
+        study.enqueue_trial(baseline_params(shape, config.activation, config.min_epochs_per_trial,
                                             config.max_epochs_per_trial))
     already = counted_trials(study)
     remaining = max(0, config.trials - already)
@@ -135,7 +153,8 @@ def optimize_in_process(config: "OptimizationConfig", study: optuna.Study, datas
     objective = TrialObjective(config, dataset, shape, executor, run_dir, listener)
 
     def notify(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        listener.on_trial_finished(trial_row(trial))
+        if not gave_way(trial):
+            listener.on_trial_finished(trial_row(trial))
 
     try:
         study.optimize(
@@ -160,8 +179,8 @@ def finalize_run(config: "OptimizationConfig", study: optuna.Study, dataset: Any
     retried = retried_numbers(trials)
     rows = []
     for trial in trials:
-        if trial.user_attrs.get(OVER_CAP_ATTR):
-            continue  # started in a race past the cap and given way at once: not a trial of the run
+        if gave_way(trial):
+            continue  # over the cap or a repeated configuration, given way at once: not a trial of the run
         row = trial_row(trial)
         if trial.number in retried:
             row["failure"] = f"worker lost (no heartbeat); re-run as trial {retried[trial.number]}"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Optional
 
-from hpopt.spec import CNNArchitecture, DataShape, HealthOptions, LSTMArchitecture, TrialSpec
+from hpopt.spec import CNNArchitecture, DataShape, HealthOptions, LSTMArchitecture, ObjectiveSpec, TrialSpec
 
 if TYPE_CHECKING:  # optuna is imported by the caller; keep this module import-light
     import optuna
@@ -22,21 +22,30 @@ INITIALIZERS = ("glorot_uniform", "he_normal", "lecun_normal")
 
 
 def suggest_cnn(trial: "optuna.Trial", activation: Optional[str] = None) -> CNNArchitecture:
-    """Sample a CNN; ``activation`` fixes the activation instead of searching it."""
+    """Sample a CNN; ``activation`` fixes the activation instead of searching it.
+
+    The ranges leave out what trained to chance level or far below the rest on small data
+    (bench/baseline_gap.py): global average pooling over fewer than three conv layers (a few
+    averaged edge detectors), dense stacks deeper than two, a second dense layer under half
+    the first.
+    """
     optimizer = trial.suggest_categorical("optimizer", list(OPTIMIZERS))
-    hidden_layers = trial.suggest_int("hidden_layers", 1, 4)
+    conv_layers = trial.suggest_int("conv_layers", 1, 3)
+    # Averaging needs features worth averaging: shallower stacks always flatten.
+    pooling = trial.suggest_categorical("pooling", ["flatten", "global_avg"]) if conv_layers >= 3 else "flatten"
+    hidden_layers = trial.suggest_int("hidden_layers", 1, 2)
     # The shrink ratio only exists when there is a second dense layer to shrink to.
-    shrink = trial.suggest_float("hidden_shrink", 0.25, 1.0, step=0.25) if hidden_layers > 1 else 1.0
+    shrink = trial.suggest_float("hidden_shrink", 0.5, 1.0, step=0.25) if hidden_layers > 1 else 1.0
     return CNNArchitecture(
-        conv_layers=trial.suggest_int("conv_layers", 1, 4),
+        conv_layers=conv_layers,
         filters=trial.suggest_categorical("filters", [16, 32, 64]),
         kernel_size=trial.suggest_categorical("kernel_size", [3, 5]),
         activation=activation or trial.suggest_categorical("activation", list(ACTIVATIONS)),
         kernel_initializer=trial.suggest_categorical("kernel_initializer", list(INITIALIZERS)),
         batch_norm=trial.suggest_categorical("batch_norm", [False, True]),
-        pooling=trial.suggest_categorical("pooling", ["flatten", "global_avg"]),
+        pooling=pooling,
         hidden_layers=hidden_layers,
-        hidden_units=trial.suggest_categorical("hidden_units", [64, 128, 256, 512]),
+        hidden_units=trial.suggest_categorical("hidden_units", [64, 128, 256]),
         hidden_shrink=shrink,
         dropout=trial.suggest_float("dropout", 0.0, 0.5, step=0.1),
         optimizer=optimizer,
@@ -45,14 +54,16 @@ def suggest_cnn(trial: "optuna.Trial", activation: Optional[str] = None) -> CNNA
     )
 
 
-def suggest_lstm(trial: "optuna.Trial") -> LSTMArchitecture:
-    """Sample an LSTM text classifier."""
+def suggest_lstm(trial: "optuna.Trial", activation: Optional[str] = None) -> LSTMArchitecture:
+    """Sample an LSTM text classifier; ``activation`` (config) sets its dense layer's, else relu
+    (fixed, not searched)."""
     optimizer = trial.suggest_categorical("optimizer", list(OPTIMIZERS))
     return LSTMArchitecture(
         embedding_dim=trial.suggest_categorical("embedding_dim", [32, 64, 128]),
         lstm_units=trial.suggest_categorical("lstm_units", [32, 64, 128]),
         bidirectional=trial.suggest_categorical("bidirectional", [False, True]),
         hidden_units=trial.suggest_categorical("hidden_units", [32, 64, 128]),
+        activation=activation or "relu",
         dropout=trial.suggest_float("dropout", 0.0, 0.5, step=0.1),
         optimizer=optimizer,
         learning_rate=_suggest_learning_rate(trial, optimizer),
@@ -60,37 +71,47 @@ def suggest_lstm(trial: "optuna.Trial") -> LSTMArchitecture:
     )
 
 
+# Per optimizer, the step sizes that train within a short budget: below them a trial is
+# still at chance after its warm-up, above them it diverges (measured in bench/baseline_gap.py).
+LEARNING_RATES = {"adam": (3e-4, 3e-3), "rmsprop": (2e-4, 2e-3), "sgd": (1e-2, 1e-1)}
+
+
 def _suggest_learning_rate(trial: "optuna.Trial", optimizer: str) -> float:
-    """SGD (with momentum) needs about ten times the step size of the adaptive optimizers.
-
-    A separate parameter name keeps each range a fixed distribution for the sampler.
-    """
-    if optimizer == "sgd":
-        return trial.suggest_float("sgd_learning_rate", 1e-3, 1e-1, log=True)
-    return trial.suggest_float("learning_rate", 1e-4, 1e-2, log=True)
+    """One learning-rate range per optimizer, each a fixed distribution of its own name for the
+    sampler (adam keeps the plain name ``learning_rate``)."""
+    low, high = LEARNING_RATES[optimizer]
+    name = "learning_rate" if optimizer == "adam" else f"{optimizer}_learning_rate"
+    return trial.suggest_float(name, low, high, log=True)
 
 
-# Known-good starting points (warm_start): what a practitioner would try first.
-BASELINE_CNN = dict(optimizer="adam", hidden_layers=1, conv_layers=3, filters=32, kernel_size=5, activation="relu",
-                    kernel_initializer="he_normal", batch_norm=True, pooling="flatten", hidden_units=128,
-                    dropout=0.3, learning_rate=2e-3, batch_size=32)
-BASELINE_LSTM = dict(optimizer="adam", embedding_dim=128, lstm_units=64, bidirectional=True, hidden_units=64,
-                     dropout=0.5, learning_rate=2e-3, batch_size=16)
-
-
+# The warm start (trial 0) is what a user would write without hpopt: the plain Keras CNN
+# (two 3x3 conv layers of 32 and 64 filters with max-pooling, dropout 0.3, a dense layer of
+# 128, Adam at 1e-3, batch 32, no batch norm) and a plain BiLSTM. The search starts from it,
+# so its best is never below it; hpopt's step budget, learning-rate decay and best-epoch
+# weights already make it train better than the plain script does.
+BASELINE_CNN = dict(optimizer="adam", conv_layers=2, filters=32, kernel_size=3, activation="relu",
+                    kernel_initializer="glorot_uniform", batch_norm=False, hidden_layers=1, hidden_units=128,
+                    dropout=0.3, learning_rate=1e-3, batch_size=32)
+BASELINE_LSTM = dict(optimizer="adam", embedding_dim=64, lstm_units=32, bidirectional=True, hidden_units=64,
+                     dropout=0.3, learning_rate=1e-3, batch_size=32)
+LARGE_IMAGE_SIDE = 64  # from this size on the baseline adds a third conv layer (flatten stays small)
 WARM_START_MAX_EPOCHS = 10  # the baseline converges within this with its cosine schedule
 
 
-def baseline_params(modality: str, activation: Optional[str], min_epochs: int, max_epochs: int) -> dict:
-    """Trial-0 parameters for warm_start; the fixed activation, when set, is not a parameter.
+def baseline_params(data: DataShape, activation: Optional[str], min_epochs: int, max_epochs: int) -> dict:
+    """Trial-0 parameters for warm_start, adapted to the data; a fixed activation is not a parameter.
 
     The baseline trains at most WARM_START_MAX_EPOCHS (within the configured bounds): it
     converges by then, and the rest of the budget is better spent on the search.
     """
     epochs = max(min_epochs, min(max_epochs, WARM_START_MAX_EPOCHS))
-    params = dict(BASELINE_CNN if modality == "image" else BASELINE_LSTM, epochs=epochs)
+    if data.modality == "text":
+        return dict(BASELINE_LSTM, epochs=epochs)
+    params = dict(BASELINE_CNN, epochs=epochs)
+    if min(data.input_shape[:2]) >= LARGE_IMAGE_SIDE:
+        params.update(conv_layers=3, pooling="flatten")
     if activation is not None:
-        params.pop("activation", None)
+        params.pop("activation")
     return params
 
 
@@ -104,13 +125,17 @@ def suggest_trial_spec(trial: "optuna.Trial", config: "OptimizationConfig", data
     if data.modality == "image":
         architecture = suggest_cnn(trial, config.activation)
     else:
-        architecture = suggest_lstm(trial)
+        architecture = suggest_lstm(trial, config.activation)
     return TrialSpec(
         architecture=architecture,
         data=data,
         epochs=suggest_epochs(trial, config.min_epochs_per_trial, config.max_epochs_per_trial),
         seed=config.random_seed + trial.number,
         early_stopping_patience=config.early_stopping_patience if config.enable_early_stopping else None,
+        min_steps_per_epoch=config.min_steps_per_epoch,
+        no_learning_after=max(1, config.n_warmup_steps) if config.stop_no_learning else None,
+        objective=ObjectiveSpec(mode=config.mode, optimize_for=config.optimize_for,
+                                health_weight=config.health_weight),
         precision=config.precision,
         health=HealthOptions(
             enabled=True,

@@ -48,6 +48,7 @@ class LSTMArchitecture(_Strict):
     lstm_units: int = Field(ge=4, le=1024)
     bidirectional: bool = False
     hidden_units: int = Field(ge=8, le=2048)
+    activation: Activation = Field(default="relu", description="of the dense layer after the LSTM")
     dropout: float = Field(ge=0.0, le=0.8)
     optimizer: Optimizer = "adam"
     learning_rate: float = Field(gt=0.0, le=1.0)
@@ -74,6 +75,15 @@ class HealthOptions(_Strict):
     sample_size: int = Field(default=256, ge=8, le=4096, description="probe batch size")
 
 
+class ObjectiveSpec(_Strict):
+    """What a trial is scored on: run_trial gives every epoch the value the trial would get if it
+    ended there, so the pruner compares (and a pruned trial keeps) values on the final scale."""
+
+    mode: Literal["simple", "health", "pareto"] = "simple"
+    optimize_for: str = Field(default="val_accuracy", min_length=1, max_length=64)
+    health_weight: float = Field(default=0.3, ge=0.0, le=1.0)
+
+
 class TrialSpec(_Strict):
     """Everything one trial needs to train, reproducibly, anywhere."""
 
@@ -82,7 +92,15 @@ class TrialSpec(_Strict):
     epochs: int = Field(ge=1, le=1000)
     seed: int = Field(ge=0)
     early_stopping_patience: Optional[int] = Field(default=None, ge=1)
+    min_steps_per_epoch: int = Field(
+        default=0, ge=0, le=100_000,
+        description="an epoch is at least this many optimizer steps: a small dataset is passed over "
+                    "several times per epoch, so every trial gets enough updates whatever the data size")
+    no_learning_after: Optional[int] = Field(
+        default=None, ge=1,
+        description="epochs after which a trial still at chance level is stopped (status no_learning)")
     health: HealthOptions = HealthOptions()
+    objective: ObjectiveSpec = ObjectiveSpec()
     precision: Literal["auto", "float32", "mixed_float16"] = Field(
         default="auto", description="auto: mixed_float16 where the trial runs on a GPU, float32 elsewhere")
 
@@ -99,6 +117,13 @@ class EpochRecord(BaseModel):
     val_accuracy: float
     seconds: float
     health: dict[str, Any] = Field(default_factory=dict)
+    value: Optional[float] = None  # the objective as if the trial ended here (None: not measurable per epoch)
+    final: bool = False  # training ends after this epoch (last epoch, early stopping, no learning): never pruned
+
+    @property
+    def objective_value(self) -> float:
+        """What the pruner compares: the per-epoch objective, val_accuracy for records without one."""
+        return self.value if self.value is not None else self.val_accuracy
 
 
 class TrialResult(BaseModel):
@@ -107,10 +132,11 @@ class TrialResult(BaseModel):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     history: list[EpochRecord]
-    status: Literal["complete", "pruned", "failed"]
+    status: Literal["complete", "pruned", "no_learning", "failed"]
     val_accuracy: float  # of the returned weights (the best epoch)
     best_epoch: int
     param_count: int
+    model_bytes: int = 0  # bytes of the weight arrays as stored (dtype-aware); 0 = not measured
     train_seconds: float
     health_seconds: float = 0.0  # part of train_seconds spent recording health
     inference_samples_per_s: float = 0.0

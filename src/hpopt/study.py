@@ -7,16 +7,18 @@ study name resumes where the first stopped.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Optional
 
 import optuna
 import sqlalchemy.exc
 from optuna.trial import TrialState
 
+from hpopt.identity import worker_name
 from hpopt.objectives import study_directions
 
 if TYPE_CHECKING:
@@ -30,9 +32,17 @@ warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning
 DEFAULT_STORAGE_FILE = "hpopt_studies.db"
 INTERRUPTED_ATTR = "interrupted"
 OVER_CAP_ATTR = "over_cap"
+DUPLICATE_ATTR = "duplicate_of"
+CLAIM_ATTR = "started_at"  # set as soon as a trial has sampled: it claims its configuration
+FINGERPRINT_ATTR = "hpopt_fingerprint"
 STORAGE_ATTEMPTS = 5
+# Settings a resumed study must share with the run that created it: what the trials are
+# scored on, and everything that decides the data and its splits (a changed seed or split
+# would score the best trial on a test split that overlaps its training data).
 FINGERPRINT_KEYS = ("dataset", "mode", "optimize_for", "health_weight", "activation",
-                    "min_epochs_per_trial", "max_epochs_per_trial")
+                    "min_epochs_per_trial", "max_epochs_per_trial",
+                    "random_seed", "validation_split", "test_size", "data_dir", "image_size",
+                    "sequence_length", "vocab_size", "min_steps_per_epoch")
 
 
 class StudyMismatchError(ValueError):
@@ -78,13 +88,26 @@ def storage_url(config: "OptimizationConfig") -> str:
     return f"sqlite:///{path}"
 
 
-def make_sampler(config: "OptimizationConfig", worker_index: int = 0) -> optuna.samplers.BaseSampler:
+def sampler_seed(config: "OptimizationConfig", worker_index: int, *, created: bool, existing_trials: int) -> int:
+    """The sampler's seed for one process opening the study.
+
+    The process that creates a study seeds worker 0 with ``random_seed`` (a fresh study run
+    by one process is reproducible). Every other opening (a resumed run, a pool worker, a
+    replacement worker, another machine) mixes in the trials already in the study, the
+    worker index, host and pid: a fixed seed would redraw configurations that already ran.
+    """
+    if created:
+        return config.random_seed + 7919 * worker_index
+    key = f"{config.random_seed}/{existing_trials}/{worker_index}/{worker_name()}"
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "big")
+
+
+def make_sampler(config: "OptimizationConfig", seed: int) -> optuna.samplers.BaseSampler:
     """Seeded sampler; n_startup_trials random trials before TPE/CMA-ES model the space.
 
-    Each worker of a shared study gets its own seed, or they would all sample the same
-    parameters (TPE's constant liar then spreads their concurrent trials apart).
+    Each process gets its own seed (see sampler_seed), or they would all sample the same
+    parameters.
     """
-    seed = config.random_seed + 7919 * worker_index
     if config.sampler == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if config.sampler == "cmaes":
@@ -109,37 +132,66 @@ def make_pruner(config: "OptimizationConfig") -> optuna.pruners.BasePruner:
     )
 
 
-def _fingerprint(config: "OptimizationConfig") -> dict:
+def _fingerprint(config: "OptimizationConfig") -> dict[str, Any]:
     data = config.to_dict()
-    return {key: data.get(key) for key in FINGERPRINT_KEYS}
+    fingerprint = {key: data.get(key) for key in FINGERPRINT_KEYS}
+    if fingerprint["data_dir"] is not None:  # ./data and /home/me/data are the same folder
+        fingerprint["data_dir"] = str(Path(fingerprint["data_dir"]).expanduser().resolve())
+    return fingerprint
+
+
+def check_fingerprint(study: optuna.Study, config: "OptimizationConfig") -> None:
+    """Refuse to resume a study with settings that would mix incomparable trials.
+
+    A key missing from the stored fingerprint (a study created by an older hpopt) is
+    unknown, not a change: the run goes on and completes the stored fingerprint.
+    """
+    fingerprint = _fingerprint(config)
+    stored = study.user_attrs.get(FINGERPRINT_ATTR)
+    if stored is None:
+        study.set_user_attr(FINGERPRINT_ATTR, fingerprint)
+        study.set_user_attr("hpopt_config", config.to_dict())
+        return
+    changed = [key for key, value in fingerprint.items() if key in stored and stored[key] != value]
+    if changed:
+        details = "; ".join(f"{key} was {stored[key]!r}, now {fingerprint[key]!r}" for key in changed)
+        raise StudyMismatchError(
+            f"cannot resume study '{study.study_name}' with other settings ({details}): resume it with "
+            "the original settings, or start a new study with another run_name/study_name"
+        )
+    if any(key not in stored for key in fingerprint):
+        study.set_user_attr(FINGERPRINT_ATTR, {**stored, **fingerprint})
 
 
 def open_study(config: "OptimizationConfig", study_name: str, worker_index: int = 0) -> optuna.Study:
     """Create the study, or load it to resume when one of that name exists in the storage."""
-    directions = study_directions(config.mode, config.optimize_for)
-    study = optuna.create_study(
-        study_name=study_name,
-        storage=make_storage(config),
-        sampler=make_sampler(config, worker_index),
-        pruner=make_pruner(config),
-        directions=directions,
-        load_if_exists=True,
-    )
-    fingerprint = _fingerprint(config)
-    stored = study.user_attrs.get("hpopt_fingerprint")
-    if stored is None:
-        study.set_user_attr("hpopt_fingerprint", fingerprint)
-        study.set_user_attr("hpopt_config", config.to_dict())
-    elif stored != fingerprint:
-        changed = {k: (stored.get(k), fingerprint[k]) for k in fingerprint if stored.get(k) != fingerprint[k]}
-        details = ", ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in changed.items())
-        raise StudyMismatchError(
-            f"study '{study_name}' already exists with other settings ({details}); "
-            "use another run_name/study_name, or the original settings to resume it"
+    return open_or_create_study(config, study_name, worker_index)[0]
+
+
+def open_or_create_study(config: "OptimizationConfig", study_name: str,
+                         worker_index: int = 0) -> tuple[optuna.Study, bool]:
+    """open_study, and whether this call created the study (exactly one process does, however
+    many start together: only it enqueues the warm-start baseline)."""
+    storage = make_storage(config)
+    try:
+        study = optuna.create_study(
+            study_name=study_name,
+            storage=storage,
+            sampler=make_sampler(config, sampler_seed(config, worker_index, created=True, existing_trials=0)),
+            pruner=make_pruner(config),
+            directions=study_directions(config.mode, config.optimize_for),
         )
-    elif len(study.trials):
-        logger.info("resuming study '%s' with %d existing trials", study_name, len(study.trials))
-    return study
+    except optuna.exceptions.DuplicatedStudyError:
+        study = optuna.load_study(study_name=study_name, storage=storage, pruner=make_pruner(config))
+        check_fingerprint(study, config)
+        existing = len(study.get_trials(deepcopy=False))
+        study.sampler = make_sampler(
+            config, sampler_seed(config, worker_index, created=False, existing_trials=existing))
+        if existing:
+            logger.info("resuming study '%s' with %d existing trials", study_name, existing)
+        return study, False
+    check_fingerprint(study, config)
+    return study, True
 
 
 def retried_numbers(trials: list[optuna.trial.FrozenTrial]) -> dict[int, int]:
@@ -152,15 +204,46 @@ def retried_numbers(trials: list[optuna.trial.FrozenTrial]) -> dict[int, int]:
     return retried
 
 
+def gave_way(trial: optuna.trial.FrozenTrial) -> bool:
+    """A trial that ended untrained because it was over the cap or repeated a configuration:
+    not a trial of the run (never counted, never listed in summaries)."""
+    return bool(trial.user_attrs.get(OVER_CAP_ATTR)) or trial.user_attrs.get(DUPLICATE_ATTR) is not None
+
+
 def counts_towards_cap(trial: optuna.trial.FrozenTrial, retried: dict[int, int], *, in_flight: bool) -> bool:
-    """Finished trials count, except those cut by Ctrl-C, lost and re-run, or over the cap;
-    with ``in_flight`` running and queued trials count too (they will finish)."""
+    """Finished trials count, except those cut by Ctrl-C, lost and re-run, over the cap or
+    repeating a configuration; with ``in_flight`` running and queued trials count too (they
+    will finish)."""
+    if gave_way(trial):
+        return False
     if trial.state in (TrialState.COMPLETE, TrialState.PRUNED):
         return True
     if trial.state == TrialState.FAIL:
-        return not (trial.user_attrs.get(INTERRUPTED_ATTR) or trial.user_attrs.get(OVER_CAP_ATTR)
-                    or trial.number in retried)
+        return not (trial.user_attrs.get(INTERRUPTED_ATTR) or trial.number in retried)
     return in_flight and trial.state in (TrialState.RUNNING, TrialState.WAITING)
+
+
+def repeated_configuration(trials: list[optuna.trial.FrozenTrial], number: int,
+                           params: dict[str, Any]) -> Optional[int]:
+    """The trial whose configuration trial ``number`` (just sampled) repeats, or None.
+
+    A configuration is taken by a finished (complete or pruned) trial, or by a running one
+    that has claimed it (CLAIM_ATTR, set before this check). Two workers that sample the
+    same configuration at the same instant may both see each other's claim and both give
+    way: at worst it is not trained this time, never twice. Enqueued trials (warm start, ``study.enqueue_trial``,
+    re-runs of lost trials) run the parameters they were given and are never repeats.
+    """
+    own = next((t for t in trials if t.number == number), None)
+    if own is not None and "fixed_params" in own.system_attrs:
+        return None
+    for trial in trials:
+        if trial.number == number or gave_way(trial) or trial.params != params:
+            continue
+        if trial.state in (TrialState.COMPLETE, TrialState.PRUNED):
+            return trial.number
+        if trial.state == TrialState.RUNNING and CLAIM_ATTR in trial.user_attrs:
+            return trial.number
+    return None
 
 
 def counted_trials(study: optuna.Study, *, in_flight: bool = False) -> int:

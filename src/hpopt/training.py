@@ -20,9 +20,11 @@ import optuna
 import tensorflow as tf
 
 from hpopt import health, interrupts
+from hpopt.chance import ChanceLevel
 from hpopt.health_recorder import HealthRecorder
 from hpopt.identity import worker_name
 from hpopt.models import build_model, describe_model
+from hpopt.objectives import epoch_value, needs_epoch_health
 from hpopt.spec import EpochRecord, TrialResult, TrialSpec
 
 logger = logging.getLogger(__name__)
@@ -47,11 +49,24 @@ class EpochReporter(Protocol):
     def report(self, record: EpochRecord) -> None: ...
 
 
-def input_pipeline(x: np.ndarray, y: np.ndarray, batch_size: int, shuffle_seed: Optional[int] = None) -> tf.data.Dataset:
-    """uint8 stays uint8 in memory and is cast per batch; the model rescales."""
+def steps_per_epoch(spec: TrialSpec, samples: int) -> int:
+    """One pass over the data, or spec.min_steps_per_epoch optimizer steps if that is more.
+
+    Counting steps, not only passes, is what lets 1,000 images train as well as 60,000:
+    a pass over small data is a handful of updates.
+    """
+    return max(math.ceil(samples / spec.architecture.batch_size), spec.min_steps_per_epoch)
+
+
+def input_pipeline(x: np.ndarray, y: np.ndarray, batch_size: int, shuffle_seed: Optional[int] = None,
+                   repeat: bool = False) -> tf.data.Dataset:
+    """uint8 stays uint8 in memory and is cast per batch; the model rescales. ``repeat``
+    loops over the data (reshuffled each pass) for epochs longer than one pass."""
     dataset = tf.data.Dataset.from_tensor_slices((x, y))
     if shuffle_seed is not None:
         dataset = dataset.shuffle(len(x), seed=shuffle_seed, reshuffle_each_iteration=True)
+    if repeat:
+        dataset = dataset.repeat()
     dataset = dataset.batch(batch_size)
     if x.dtype == np.uint8:
         dataset = dataset.map(lambda a, b: (tf.cast(a, tf.float32), b), num_parallel_calls=tf.data.AUTOTUNE)
@@ -61,11 +76,16 @@ def input_pipeline(x: np.ndarray, y: np.ndarray, batch_size: int, shuffle_seed: 
 class _TrialCallback(keras.callbacks.Callback):
     """Per-epoch bookkeeping: records, best weights, early stopping, NaN guard, health."""
 
-    def __init__(self, spec: TrialSpec, reporter: Optional[EpochReporter], recorder: Optional[HealthRecorder]) -> None:
+    def __init__(self, spec: TrialSpec, reporter: Optional[EpochReporter], recorder: Optional[HealthRecorder],
+                 chance: ChanceLevel) -> None:
         super().__init__()
         self.spec = spec
         self.reporter = reporter
         self.recorder = recorder
+        self.chance = chance
+        self.no_learning = False
+        self.param_count = 0
+        self.model_bytes = 0
         self.history: list[EpochRecord] = []
         self.snapshots: list[dict[str, Any]] = []
         self.best_val_accuracy = -math.inf
@@ -106,12 +126,42 @@ class _TrialCallback(keras.callbacks.Callback):
             self.best_val_accuracy = record.val_accuracy
             self.best_epoch = number
             self.best_weights = self.model.get_weights()
-        patience = self.spec.early_stopping_patience
-        if patience is not None and number - self.best_epoch >= patience:
-            logger.debug("early stopping at epoch %d (best %d)", number, self.best_epoch)
+        record.value = self._epoch_value(record)
+        record.final = self._stops_after(record) or number >= self.spec.epochs
+        if record.final:
             self.model.stop_training = True
         if self.reporter is not None:
-            self.reporter.report(record)  # may raise optuna.TrialPruned
+            self.reporter.report(record)  # may raise optuna.TrialPruned (never on a final epoch)
+
+    def _stops_after(self, record: EpochRecord) -> bool:
+        """Early stopping, or no learning: still at chance level after the warm-up epochs."""
+        after = self.spec.no_learning_after
+        if after is not None and record.epoch >= after and self.chance.not_learning(
+                self.best_val_accuracy, record.accuracy):
+            logger.info("no learning: epoch %d, best val_accuracy %.3f, accuracy %.3f at chance level",
+                        record.epoch, self.best_val_accuracy, record.accuracy)
+            self.no_learning = True
+            return True
+        patience = self.spec.early_stopping_patience
+        if patience is not None and record.epoch - self.best_epoch >= patience:
+            logger.debug("early stopping at epoch %d (best %d)", record.epoch, self.best_epoch)
+            return True
+        return False
+
+    def _epoch_value(self, record: EpochRecord) -> Optional[float]:
+        """The objective as if the trial ended with this epoch's weights (see objectives.epoch_value)."""
+        objective = self.spec.objective
+        history = [r.model_dump(exclude={"health"}) for r in self.history]
+        metrics: dict[str, Any] = {}
+        if needs_epoch_health(objective):
+            metrics = health.compute_health(history, self.snapshots, param_count=self.param_count,
+                                            accuracy=record.val_accuracy, num_classes=self.spec.data.num_classes,
+                                            best_epoch=record.epoch)
+        provisional = TrialResult(
+            history=list(self.history), status="complete", val_accuracy=record.val_accuracy,
+            best_epoch=record.epoch, param_count=self.param_count, model_bytes=self.model_bytes,
+            train_seconds=sum(r.seconds for r in self.history), health=metrics)
+        return epoch_value(objective, provisional)
 
 
 def _live_health_summary(snapshot: dict[str, Any]) -> dict[str, Any]:
@@ -124,13 +174,23 @@ def _live_health_summary(snapshot: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _inference_speed(model: keras.Model, x_probe: np.ndarray) -> float:
-    """Samples per second of a forward pass on the probe batch (second call, after tracing)."""
+def _weight_bytes(model: keras.Model) -> int:
+    """Bytes of the weight arrays as stored (dtype-aware: measured, not 4 x parameters)."""
+    return sum(int(np.prod(w.shape)) * np.dtype(w.dtype).itemsize for w in model.weights)
+
+
+def _inference_speed(model: keras.Model, x_probe: np.ndarray, passes: int = 5) -> float:
+    """Samples per second of a forward pass on the probe batch: the median of ``passes``
+    timed passes after an untimed warm-up (tracing), so one slow call (a GC pause, another
+    process) does not decide the inference_speed objective."""
     batch = tf.convert_to_tensor(x_probe.astype("float32") if x_probe.dtype == np.uint8 else x_probe)
     model(batch, training=False)
-    started = time.perf_counter()
-    model(batch, training=False)
-    return len(x_probe) / max(time.perf_counter() - started, 1e-9)
+    times = []
+    for _ in range(passes):
+        started = time.perf_counter()
+        model(batch, training=False)
+        times.append(time.perf_counter() - started)
+    return len(x_probe) / max(float(np.median(times)), 1e-9)
 
 
 def run_trial(
@@ -148,44 +208,59 @@ def run_trial(
     """
     keras.backend.clear_session()
     keras.utils.set_random_seed(spec.seed)
-    steps_per_epoch = math.ceil(len(data.x_train) / spec.architecture.batch_size)
-    model = build_model(spec, steps_per_epoch=steps_per_epoch)
+    steps = steps_per_epoch(spec, len(data.x_train))
+    model = build_model(spec, steps_per_epoch=steps)
     architecture = describe_model(model)
     if reporter is not None and hasattr(reporter, "model_built"):
         reporter.model_built(architecture)  # live views show the layers before the first epoch ends
     probe_size = min(spec.health.sample_size, len(data.x_val))
     x_probe, y_probe = data.x_val[:probe_size], data.y_val[:probe_size]
     recorder = HealthRecorder(model, x_probe, y_probe) if spec.health.enabled else None
-    callback = _TrialCallback(spec, reporter, recorder)
+    callback = _TrialCallback(spec, reporter, recorder, ChanceLevel(data.y_train, data.y_val))
+    callback.param_count, callback.model_bytes = model.count_params(), _weight_bytes(model)
     batch_size = spec.architecture.batch_size
-    train = input_pipeline(data.x_train, data.y_train, batch_size, shuffle_seed=spec.seed)
+    repeat = steps * batch_size > len(data.x_train)
+    train = input_pipeline(data.x_train, data.y_train, batch_size, shuffle_seed=spec.seed, repeat=repeat)
     val = input_pipeline(data.x_val, data.y_val, batch_size)
 
     status = "complete"
     started = time.perf_counter()
     try:
         model.fit(train, validation_data=val, epochs=spec.epochs, verbose=0, shuffle=False,
-                  callbacks=[callback])
+                  steps_per_epoch=steps if repeat else None, callbacks=[callback])
     except optuna.TrialPruned:
         status = "pruned"
     train_seconds = time.perf_counter() - started
     if callback.failure:
         status = "failed"
+    elif callback.no_learning:
+        status = "no_learning"
     elif not callback.history and status == "complete":
         status, callback.failure = "failed", "no epoch completed"
     if callback.best_weights is not None:
         model.set_weights(callback.best_weights)
+        if recorder is not None:
+            # Health judges the weights returned, whenever training stopped: one snapshot of
+            # them, last in the list. A per-epoch snapshot of the best epoch taken last saw
+            # the same weights, so it gives way to this one.
+            if callback.snapshots and callback.snapshots[-1].get("epoch") == callback.best_epoch:
+                callback.snapshots.pop()
+            kept = recorder.snapshot(callback.best_epoch)
+            kept["kept"] = True
+            callback.snapshots.append(kept)
 
     history = [r.model_dump(exclude={"health"}) for r in callback.history]
     val_accuracy = callback.best_val_accuracy if math.isfinite(callback.best_val_accuracy) else 0.0
     metrics = health.compute_health(history, callback.snapshots, param_count=model.count_params(),
-                                    accuracy=val_accuracy, num_classes=spec.data.num_classes)
+                                    accuracy=val_accuracy, num_classes=spec.data.num_classes,
+                                    best_epoch=callback.best_epoch)
     result = TrialResult(
         history=callback.history,
         status=status,
         val_accuracy=val_accuracy,
         best_epoch=callback.best_epoch,
         param_count=model.count_params(),
+        model_bytes=callback.model_bytes,
         train_seconds=train_seconds,
         health_seconds=recorder.seconds if recorder else 0.0,
         inference_samples_per_s=_inference_speed(model, x_probe) if status == "complete" else 0.0,

@@ -13,10 +13,11 @@ import optuna
 from hpopt import interrupts
 from hpopt.events import RunListener
 from hpopt.jsonutil import write_json
-from hpopt.objectives import score_breakdown, trial_value
+from hpopt.objectives import prunable, score_breakdown, trial_value
 from hpopt.search_space import suggest_trial_spec
 from hpopt.spec import DataShape, EpochRecord
-from hpopt.study import INTERRUPTED_ATTR, OVER_CAP_ATTR, counts_towards_cap, retried_numbers
+from hpopt.study import (CLAIM_ATTR, DUPLICATE_ATTR, INTERRUPTED_ATTR, OVER_CAP_ATTR, counts_towards_cap,
+                         repeated_configuration, retried_numbers)
 from hpopt.identity import worker_name
 
 if TYPE_CHECKING:
@@ -28,6 +29,10 @@ logger = logging.getLogger(__name__)
 
 TRIAL_MODELS_DIR = "trial_models"
 TRIAL_DETAILS_DIR = "trials"
+# Why a trial ended early when it is not the pruner's doing: "no_learning" (at chance level).
+STOP_REASON_ATTR = "stop_reason"
+# Samples in a row that repeat a configuration before this worker calls the space exhausted.
+MAX_REPEATS_IN_A_ROW = 20
 
 
 class TrialFailed(Exception):
@@ -49,17 +54,15 @@ class OptunaReporter:
     def report(self, record: EpochRecord) -> None:
         self.listener.on_epoch(self.trial.number, record)
         if self.prune:
-            self.trial.report(record.val_accuracy, record.epoch)
-            # A trial that reached its last epoch has nothing left to save: it completes.
-            if record.epoch < self.epochs and self.trial.should_prune():
+            self.trial.report(record.objective_value, record.epoch)
+            # A trial that reached its last epoch (or stops here anyway) has nothing left to save.
+            if not record.final and record.epoch < self.epochs and self.trial.should_prune():
                 raise optuna.TrialPruned(f"pruned at epoch {record.epoch}")
 
 
 def pruning_applies(config: "OptimizationConfig") -> bool:
-    """Pruning compares per-epoch val_accuracy, so the study must maximize an accuracy-like value."""
-    if config.pruner == "none" or config.mode == "pareto":
-        return False
-    return config.mode == "health" or config.optimize_for in ("val_accuracy", "accuracy")
+    """The pruner compares each epoch's objective value, so it acts only where that exists."""
+    return config.pruner != "none" and prunable(config.mode, config.optimize_for)
 
 
 def over_cap(study: optuna.Study, number: int, cap: int) -> bool:
@@ -101,6 +104,7 @@ class TrialObjective:
         self.run_dir = run_dir
         self.listener = listener or RunListener()
         self.prune = pruning_applies(config)
+        self.repeats_in_a_row = 0
 
     def __call__(self, trial: optuna.Trial) -> Union[float, tuple[float, float]]:
         try:
@@ -114,8 +118,9 @@ class TrialObjective:
             trial.study.stop()
             raise TrialFailed(f"trial {trial.number} is over the study's cap of {self.config.trials} trials")
         spec = suggest_trial_spec(trial, self.config, self.data_shape)
-        trial.set_user_attr("started_at", _utc_now())
+        trial.set_user_attr(CLAIM_ATTR, _utc_now())
         trial.set_user_attr("worker", worker_name())
+        self._give_way_if_repeated(trial)
         self.listener.on_trial_started(trial.number, dict(trial.params))
         started = time.perf_counter()
         try:
@@ -133,6 +138,9 @@ class TrialObjective:
             raise TrialFailed(f"{type(error).__name__}: {error}") from error
         self._record(trial, result, started, failure=result.failure)
         self._write_details(trial.number, spec.model_dump(mode="json"), result)
+        if result.status == "no_learning":
+            trial.set_user_attr(STOP_REASON_ATTR, "no_learning")
+            raise optuna.TrialPruned(f"no learning: still at chance level after epoch {result.epochs_run}")
         if result.status == "pruned":
             raise optuna.TrialPruned(f"pruned after epoch {result.epochs_run}")
         if result.status == "failed":
@@ -144,6 +152,23 @@ class TrialObjective:
             path.parent.mkdir(parents=True, exist_ok=True)
             result.model.save(path)
         return value
+
+    def _give_way_if_repeated(self, trial: optuna.Trial) -> None:
+        """A configuration that already ran (or runs now) is not trained again: the trial ends
+        as failed with ``duplicate_of`` and does not count towards the cap."""
+        original = repeated_configuration(trial.study.get_trials(deepcopy=False), trial.number, trial.params)
+        if original is None:
+            self.repeats_in_a_row = 0
+            return
+        trial.set_user_attr(DUPLICATE_ATTR, original)
+        self.repeats_in_a_row += 1
+        logger.info("trial %d repeats the configuration of trial %d: not trained", trial.number, original)
+        if self.repeats_in_a_row >= MAX_REPEATS_IN_A_ROW:
+            logger.warning("the search space is exhausted: %d samples in a row repeated configurations that "
+                           "already ran; stopping the study (widen the space, e.g. leave activation unset, "
+                           "or lower trials)", self.repeats_in_a_row)
+            trial.study.stop()
+        raise TrialFailed(f"trial {trial.number} repeats the configuration of trial {original}")
 
     def _record(self, trial: optuna.Trial, result: Any, started: float, failure: Optional[str]) -> None:
         trial.set_user_attr("finished_at", _utc_now())
@@ -159,6 +184,7 @@ class TrialObjective:
             "best_epoch": result.best_epoch,
             "epochs_run": result.epochs_run,
             "param_count": result.param_count,
+            "model_bytes": result.model_bytes,
             "train_seconds": round(result.train_seconds, 3),
             "health_seconds": round(result.health_seconds, 3),
             "inference_samples_per_s": round(result.inference_samples_per_s, 1),

@@ -67,8 +67,12 @@ def _worker_main(config: "OptimizationConfig", study_name: str, run_dir: str, en
         handler = logging.FileHandler(log_file, encoding="utf-8")
         handler.setFormatter(logging.Formatter(
             f"%(asctime)s %(levelname)-7s worker{env['HYPEROPT_WORKER_INDEX']} %(name)s: %(message)s"))
+        handler.setLevel(getattr(logging, config.log_level))  # as the CLI's own log file
         logging.getLogger().addHandler(handler)
-        logging.getLogger().setLevel(logging.INFO)
+        logging.getLogger().setLevel(getattr(logging, config.log_level))
+        for name in ("PIL", "urllib3", "h5py", "fsspec", "matplotlib"):  # as the CLI: no byte-level chatter
+            if logging.getLogger(name).level == logging.NOTSET:
+                logging.getLogger(name).setLevel(logging.INFO)
     try:
         from hpopt.events import RunListener
         from hpopt.runner import data_shape, load_run_data, optimize_in_process, route_optuna_logs
@@ -123,11 +127,12 @@ class WorkerPool:
 
     def report_finished(self) -> None:
         from hpopt.results import trial_row
+        from hpopt.study import gave_way
 
         for trial in self.study.get_trials(deepcopy=False):
             if trial.state.is_finished() and trial.number not in self.reported:
                 self.reported.add(trial.number)
-                if not trial.user_attrs.get("over_cap"):
+                if not gave_way(trial):
                     self.listener.on_trial_finished(trial_row(trial))
 
     def supervise(self) -> None:

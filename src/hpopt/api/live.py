@@ -117,4 +117,5 @@ class JobLive:
     def counts(self) -> dict[str, int]:
         states = [row.get("state") for row in self.trials.values()]
         return {"n_finished": len(states), "n_complete": states.count("complete"),
-                "n_pruned": states.count("pruned"), "n_failed": states.count("failed")}
+                "n_pruned": states.count("pruned"), "n_no_learning": states.count("no_learning"),
+                "n_failed": states.count("failed")}

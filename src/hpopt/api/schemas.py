@@ -67,6 +67,7 @@ class ProgressOut(BaseModel):
     trials_finished: int
     n_complete: int
     n_pruned: int
+    n_no_learning: int = Field(default=0, description="trials stopped at chance level after their warm-up")
     n_failed: int
     current_trial: Optional[int] = None
     current_epoch: Optional[int] = None

@@ -68,9 +68,9 @@ def trial_rows(record: JobRecord, live: JobLive, summary: Optional[dict[str, Any
 
 def _counts(rows: list[dict[str, Any]]) -> dict[str, int]:
     states = [r.get("state") for r in rows]
-    return {"trials_finished": sum(s in ("complete", "pruned", "failed") for s in states),
+    return {"trials_finished": sum(s in ("complete", "pruned", "no_learning", "failed") for s in states),
             "n_complete": states.count("complete"), "n_pruned": states.count("pruned"),
-            "n_failed": states.count("failed")}
+            "n_no_learning": states.count("no_learning"), "n_failed": states.count("failed")}
 
 
 def job_view(record: JobRecord, live: JobLive, summary: Optional[dict[str, Any]],

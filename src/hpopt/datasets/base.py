@@ -88,3 +88,6 @@ class RawData:
     class_names: list[str]
     text_kind: Literal["ranks", "ids", "sequences", "raw"] | None = None
     fixed_classes: bool = False  # built-in label set: classes absent from a subset are allowed
+    # One id per sample of ``x``; samples sharing one (GTSRB: frames of one track) are never
+    # split across train / validation / test.
+    groups: np.ndarray | None = None

@@ -139,9 +139,9 @@ def read_builtin(name: str, data_dir: PathLike, image_size: int | Sequence[int] 
     names = list(class_names.BY_DATASET[name])
     text_kind = None
     if name == "gtsrb":
-        x, y = gtsrb.read_gtsrb(path, image_size)
+        x, y, tracks = gtsrb.read_gtsrb(path, image_size)
         _check_labels(info, y)
-        return RawData("image", x, y, None, None, names, fixed_classes=True)
+        return RawData("image", x, y, None, None, names, fixed_classes=True, groups=tracks)
     if name == "mnist":
         x, y, xt, yt = keras_files.read_mnist(path)
     elif name == "fashion_mnist":

@@ -4,6 +4,11 @@
 (``Filename;Width;Height;Roi.X1;Roi.Y1;Roi.X2;Roi.Y2;ClassId``). Each image is cropped
 to its ROI (the annotated sign: the raw images carry a ~10% margin of background) and
 resized to image_size (default 32x32) RGB, the usual GTSRB preprocessing.
+
+The training set is made of tracks: ``<track>_<frame>.ppm`` are ~30 frames of one physical
+sign seen while driving past it. Frames of a track are near-duplicates, so read_gtsrb also
+returns a group id per image, (class, track), and the loader keeps each track whole in one
+of train / validation / test (a per-image split would leak a sign's frames into all three).
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ logger = logging.getLogger(__name__)
 NUM_CLASSES = 43
 _CLASS_DIR = re.compile(r"^\d{5}$")
 _RELATIVE = ("GTSRB/Final_Training/Images", "Final_Training/Images", "Images", ".")
+_TRACK_FILE = re.compile(r"^(\d+)_\d+\.ppm$", re.IGNORECASE)
+_TRACKS_PER_CLASS = 100_000  # group id = class * this + track (official track numbers have 5 digits)
 
 
 def _is_images_dir(folder: Path) -> bool:
@@ -83,10 +90,29 @@ def _read(path: Path, box: tuple[int, int, int, int] | None, size: tuple[int, in
         raise DatasetError(f"cannot read GTSRB image {path}: {exc}") from exc
 
 
+def track_groups(names: Sequence[str], classes: Sequence[int]) -> np.ndarray:
+    """One group id per image: (class, track) from ``<track>_<frame>.ppm``.
+
+    A file not named that way gets a group of its own (no track to keep together).
+    """
+    groups = np.empty(len(names), dtype=np.int64)
+    loose = 0
+    for i, (name, class_id) in enumerate(zip(names, classes)):
+        match = _TRACK_FILE.match(Path(name).name)
+        if match and int(match.group(1)) < _TRACKS_PER_CLASS:
+            groups[i] = class_id * _TRACKS_PER_CLASS + int(match.group(1))
+        else:
+            groups[i] = -1 - i  # unique, never equal to a track id
+            loose += 1
+    if loose:
+        logger.warning("%d GTSRB file(s) not named <track>_<frame>.ppm: each is split on its own", loose)
+    return groups
+
+
 def read_gtsrb(
     images_dir: Path, image_size: int | Sequence[int] | None
-) -> tuple[np.ndarray, np.ndarray]:
-    """All training images as (x uint8 (N, H, W, 3), y int64 official ClassId)."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All training images as (x uint8 (N, H, W, 3), y int64 official ClassId, track group ids)."""
     size = normalize_size(image_size) or (DEFAULT_IMAGE_SIZE, DEFAULT_IMAGE_SIZE)
     items: list[tuple[Path, tuple[int, int, int, int] | None, int]] = []
     for class_dir in sorted(p for p in images_dir.iterdir() if p.is_dir() and _CLASS_DIR.match(p.name)):
@@ -101,4 +127,4 @@ def read_gtsrb(
     for i, (path, box, _) in enumerate(items):
         x[i] = _read(path, box, size)
     y = np.array([c for _, _, c in items], dtype=np.int64)
-    return x, y
+    return x, y, track_groups([p.name for p, _, _ in items], y.tolist())

@@ -66,7 +66,8 @@ def load_dataset(
 
     Test: the publisher's test set when there is one, else ``test_size`` held out
     (stratified, seeded). Validation: ``validation_split`` of the rest (stratified,
-    seeded); training comes shuffled. Same arguments -> identical arrays.
+    seeded); training comes shuffled. Same arguments -> identical arrays. gtsrb is split
+    by track (whole tracks of one sign per part), so its fractions hold approximately.
     ``image_size`` (int or (h, w)) resizes images; None keeps the native size (gtsrb and
     mixed-size folders: 32). Text: see hpopt.datasets.text for the id convention.
     """
@@ -89,6 +90,7 @@ def load_dataset(
     train, val, test = split_indices(
         raw.y, raw.class_names, carve_test=raw.x_test is None, test_size=test_size,
         validation_split=validation_split, seed=int(seed), allow_missing_classes=raw.fixed_classes,
+        groups=raw.groups,
     )
     if test is None:
         x_test, y_test = raw.x_test, raw.y_test

@@ -77,12 +77,12 @@ class ScheduleReporter:
             raise optuna.TrialPruned("cancelled by the client")
         if self.schedule is None:
             return
-        value = record.val_accuracy
+        value = record.objective_value
         if self.best is None:
             self.best = value
         else:
             better = max if self.schedule.direction == "maximize" else min
             self.best = better(self.best, value)
-        if record.epoch < self.epochs and self.schedule.should_stop(record.epoch, self.best):
+        if not record.final and record.epoch < self.epochs and self.schedule.should_stop(record.epoch, self.best):
             self.pruned_at = record.epoch
             raise optuna.TrialPruned(f"below the pruning threshold at epoch {record.epoch}")

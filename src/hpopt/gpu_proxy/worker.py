@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import math
 import os
 import platform
 import shutil
@@ -211,7 +210,7 @@ class Worker:
         """run_trial, exactly as local training calls it; the result as a JSON record."""
         import keras
 
-        from hpopt.training import run_trial
+        from hpopt.training import run_trial, steps_per_epoch
 
         spec, options = request.spec, request.options
         reporter = ScheduleReporter(options.pruning, spec.epochs, emit, cancelled)
@@ -223,7 +222,7 @@ class Worker:
         result.worker = self.identity
         output = ResultOutput(
             result=plain(result.model_dump()), weights=weights,
-            steps_per_epoch=math.ceil(len(arrays.x_train) / spec.architecture.batch_size),
+            steps_per_epoch=steps_per_epoch(spec, len(arrays.x_train)),
             n_train=len(arrays.x_train), data_sha256=sha, pruned_by_worker=reporter.pruned_at is not None,
             started_at=started, finished_at=finished,
         ).model_dump()

@@ -5,7 +5,7 @@ import { badge, duration, firstValue, h, int, isNum, num, shape } from "./dom.js
 
 // Health metrics in [0, 1] worth a bar, in the order a person reads them.
 export const HEALTH_METRICS = [
-  "overall_health", "neuron_utilization", "gradient_health", "training_stability",
+  "overall_health", "learning", "neuron_utilization", "gradient_health", "training_stability",
   "convergence_quality", "accuracy_consistency", "generalization", "parameter_efficiency",
 ];
 
