@@ -53,7 +53,7 @@ def test_summary_lists_every_trial_with_contract_fields(digits_run):
         assert key in summary, key
     assert summary["run_name"] == "e2e" and summary["dataset"] == "digits"
     assert summary["n_trials"] == 4 == len(summary["trials"])
-    assert summary["n_complete"] + summary["n_pruned"] + summary["n_failed"] == 4
+    assert summary["n_complete"] + summary["n_pruned"] + summary["n_no_learning"] + summary["n_failed"] == 4
     for trial in summary["trials"]:
         for key in ("number", "state", "value", "val_accuracy", "params", "health", "epochs_run", "started_at",
                     "finished_at", "duration_s", "execution", "worker"):
@@ -79,7 +79,10 @@ def test_trials_csv_has_one_row_per_trial(digits_run):
     _, run_dir = digits_run
     rows = list(csv.DictReader((run_dir / "trials.csv").open()))
     assert [int(r["number"]) for r in rows] == [0, 1, 2, 3]
-    assert "learning_rate" in rows[0]
+    summary = json.loads((run_dir / "summary.json").read_text())
+    for row, trial in zip(rows, summary["trials"]):
+        for name, value in trial["params"].items():  # one column per sampled parameter
+            assert row[name] == str(value), name
 
 
 def test_rerun_with_same_run_name_resumes_the_study(tmp_path):
