@@ -178,14 +178,16 @@ def main() -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"machine": platform.platform(), "cpus": os.cpu_count(), "trials": options.trials,
                                "max_epochs": options.max_epochs, "rows": rows}, indent=2))
-    print("\n| dataset | classes | train/val | hpopt best val_acc | baseline final / best | trials below 2x chance | hpopt wall s |")
-    print("|---|---|---|---|---|---|---|")
+    print("\n| dataset | classes | train/val | hpopt best val_acc | baseline final / best epoch | "
+          "gap (best - baseline best) | trials complete / pruned / no_learning | hpopt wall s |")
+    print("|---|---|---|---|---|---|---|---|")
     for row in rows:
-        low = sum(1 for t in row["hpopt"]["trials"] if (t["val_accuracy"] or 0) < 2 / row["classes"])
+        states = [t["state"] for t in row["hpopt"]["trials"]]
+        gap = row["hpopt"]["best_val_accuracy"] - row["baseline"]["best_val_accuracy"]
         print(f"| {row['dataset']} | {row['classes']} | {row['n_train']}/{row['n_val']} | "
               f"{row['hpopt']['best_val_accuracy']:.4f} | {row['baseline']['final_val_accuracy']:.4f} / "
-              f"{row['baseline']['best_val_accuracy']:.4f} | {low}/{len(row['hpopt']['trials'])} | "
-              f"{row['hpopt']['wall_s']:.0f} |")
+              f"{row['baseline']['best_val_accuracy']:.4f} | {gap:+.4f} | {states.count('complete')} / "
+              f"{states.count('pruned')} / {states.count('no_learning')} | {row['hpopt']['wall_s']:.0f} |")
     return 0 if all(row["beats_baseline"] for row in rows) else 1
 
 

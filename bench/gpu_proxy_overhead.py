@@ -45,8 +45,8 @@ def main() -> None:
     from hpopt.gpu_proxy.data_link import DataLink
     from hpopt.gpu_proxy.endpoint import Endpoint
     from hpopt.runner import data_shape
-    from hpopt.search_space import BASELINE_CNN
-    from hpopt.spec import CNNArchitecture, TrialSpec
+    from hpopt.search_space import baseline_architecture
+    from hpopt.spec import TrialSpec
     from hpopt.training import run_trial
 
     data = load_dataset(args.dataset, seed=42)
@@ -66,10 +66,10 @@ def main() -> None:
                     raise
                 time.sleep(0.5)
         executor = GpuProxyExecutor(client, DataLink(None), fallback_local=False)
-        arch = {k: v for k, v in BASELINE_CNN.items() if k != "activation"}
+        architecture = baseline_architecture(data_shape(data))
         rows = []
         for number in range(args.trials):
-            spec = TrialSpec(architecture=CNNArchitecture(**arch, hidden_shrink=1.0), data=data_shape(data),
+            spec = TrialSpec(architecture=architecture, data=data_shape(data),
                              epochs=args.epochs, seed=number)
             started = time.perf_counter()
             local = run_trial(spec, data)

@@ -29,8 +29,8 @@ import keras  # noqa: E402
 
 from hpopt.datasets import load_dataset  # noqa: E402
 from hpopt.models import build_model  # noqa: E402
-from hpopt.search_space import BASELINE_CNN  # noqa: E402
-from hpopt.spec import CNNArchitecture, DataShape, HealthOptions, TrialSpec  # noqa: E402
+from hpopt.search_space import baseline_architecture  # noqa: E402
+from hpopt.spec import DataShape, HealthOptions, TrialSpec  # noqa: E402
 from hpopt.training import run_trial  # noqa: E402
 
 SHARED_MNIST = ROOT.parent / "shared" / "datasets" / "mnist-t10k"
@@ -38,7 +38,7 @@ SHARED_MNIST = ROOT.parent / "shared" / "datasets" / "mnist-t10k"
 
 def _spec(data, epochs: int, health: bool) -> TrialSpec:
     shape = DataShape(modality="image", input_shape=tuple(data.input_shape), num_classes=data.num_classes)
-    return TrialSpec(architecture=CNNArchitecture(**BASELINE_CNN, hidden_shrink=1.0), data=shape, epochs=epochs, seed=1,
+    return TrialSpec(architecture=baseline_architecture(shape), data=shape, epochs=epochs, seed=1,
                      early_stopping_patience=None, health=HealthOptions(enabled=health))
 
 

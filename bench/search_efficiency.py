@@ -97,12 +97,12 @@ def warm_up(dataset: str, data_dir: Optional[str]) -> None:
 
     from hpopt.datasets import load_dataset
     from hpopt.models import build_model
-    from hpopt.search_space import BASELINE_CNN
-    from hpopt.spec import CNNArchitecture, DataShape, TrialSpec
+    from hpopt.search_space import baseline_architecture
+    from hpopt.spec import DataShape, TrialSpec
 
     data = load_dataset(dataset, data_dir=data_dir)
     shape = DataShape(modality="image", input_shape=tuple(data.input_shape), num_classes=data.num_classes)
-    model = build_model(TrialSpec(architecture=CNNArchitecture(**{"hidden_shrink": 1.0, **BASELINE_CNN}), data=shape, epochs=1, seed=0))
+    model = build_model(TrialSpec(architecture=baseline_architecture(shape), data=shape, epochs=1, seed=0))
     model.fit(data.x_train[:512], data.y_train[:512], validation_data=(data.x_val[:256], data.y_val[:256]),
               epochs=1, batch_size=64, verbose=0)
     keras.backend.clear_session()

@@ -8,7 +8,8 @@ The logic lives in ``hpopt.gpu_proxy.worker`` (the same hpopt the client uses: o
 ``run_trial`` everywhere); this file only makes hpopt importable and starts the SDK.
 Environment: HPOPT_PROXY_CONCURRENCY (jobs one worker runs at once, default 1),
 HPOPT_PROXY_CACHE_DIR (dataset cache; default /runpod-volume/hpopt-cache when a network
-volume is mounted, else a temp folder), HYPEROPT_OFFLINE=1 (never download datasets).
+volume is mounted, else a temp folder), HPOPT_PROXY_MAX_ARRAY_BYTES (cap on one payload's
+decoded arrays, default 512 MiB), HYPEROPT_OFFLINE=1 (never download datasets).
 """
 
 import logging

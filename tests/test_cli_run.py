@@ -55,3 +55,25 @@ def test_ctrl_c_ends_the_trial_writes_finished_trials_and_exits_130(tmp_path):
     finished = [t for t in summary["trials"] if t["state"] in ("complete", "pruned")]
     assert len(finished) >= 2
     assert summary["n_trials"] < 50
+
+
+def test_cli_takes_operator_settings_and_never_writes_their_passwords(tmp_path):
+    """The CLI user is the operator: storage and gpu_proxy_* are accepted, their passwords masked."""
+    failed = subprocess.run([sys.executable, str(SRC / "optimizer.py"),
+                             *_args(trials="1", max_epochs_per_trial="1", run_name="pg_run",
+                                    storage="postgresql+psycopg://user:s3cretpw@127.0.0.1:1/db")],
+                            cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=300)
+    assert failed.returncode != 0 and "127.0.0.1" in failed.stderr, failed.stderr[-2000:]
+    done = subprocess.run([sys.executable, str(SRC / "optimizer.py"),
+                           *_args(trials="1", max_epochs_per_trial="1", run_name="proxy_run",
+                                  gpu_proxy_endpoint="http://user:s3cretpw@127.0.0.1:1",
+                                  gpu_proxy_repo_url="https://s3cretpw@git.example/hpopt.git")],
+                          cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    summary = json.loads((tmp_path / "optimization_results" / "proxy_run" / "summary.json").read_text())
+    assert summary["config"]["gpu_proxy_endpoint"] == "http://user:***@127.0.0.1:1"
+    assert summary["config"]["gpu_proxy_repo_url"] == "https://***@git.example/hpopt.git"
+    assert "s3cretpw" not in failed.stdout + failed.stderr + done.stdout + done.stderr
+    written = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert any(p.name == "optimization.log" for p in written)
+    assert [str(p) for p in written if b"s3cretpw" in p.read_bytes()] == []

@@ -121,8 +121,8 @@ def test_key_spelling_is_forgiving() -> None:
 
 
 def test_wrong_type_names_key_value_and_what_is_allowed() -> None:
-    assert _error(["trials=ten"]) == "trials='ten' is not valid: expected an integer ≥ 1"
-    assert _error(["trials=2.5"]) == "trials='2.5' is not valid: expected an integer ≥ 1"
+    assert _error(["trials=ten"]) == "trials='ten' is not valid: expected an integer with 1 ≤ trials ≤ 1000000"
+    assert _error(["trials=2.5"]) == "trials='2.5' is not valid: expected an integer with 1 ≤ trials ≤ 1000000"
     assert "expected a number with 0 ≤ health_weight ≤ 1" in _error(["health_weight=high"])
     assert "or none" in _error(["timeout_hours=nan"])
 
@@ -130,7 +130,8 @@ def test_wrong_type_names_key_value_and_what_is_allowed() -> None:
 def test_out_of_range() -> None:
     assert _error(["health_weight=1.5"]) == "health_weight=1.5 is out of range: allowed 0 ≤ health_weight ≤ 1"
     assert _error(["timeout_hours=0"]) == "timeout_hours=0 is out of range: allowed timeout_hours > 0"
-    assert _error(["trials=0"]) == "trials=0 is out of range: allowed trials ≥ 1"
+    assert _error(["trials=0"]) == "trials=0 is out of range: allowed 1 ≤ trials ≤ 1000000"
+    assert _error(["trials=1000001"]) == "trials=1000001 is out of range: allowed 1 ≤ trials ≤ 1000000"
     assert "allowed 8 ≤ sequence_length ≤ 2000" in _error(["sequence_length=4"])
     assert "0 < validation_split < 1" in _error(["validation_split=1"])
 
@@ -161,7 +162,7 @@ def test_none_for_optional_keys_only() -> None:
         ["activation=none", "timeout_hours=null", "image_size=", "run_name=None"],
         environ={"HYPEROPT_ACTIVATION": "relu"})
     assert (config.activation, config.timeout_hours, config.image_size, config.run_name) == (None,) * 4
-    assert _error(["trials=none"]) == "trials='none' is not valid: expected an integer ≥ 1"
+    assert _error(["trials=none"]) == "trials='none' is not valid: expected an integer with 1 ≤ trials ≤ 1000000"
     assert "non-empty" in _error(["results_dir="])
 
 
@@ -214,7 +215,8 @@ def test_storage_must_be_an_optuna_url() -> None:
 
 def test_errors_from_the_environment_name_the_variable(tmp_path: Path) -> None:
     assert _error([], environ={"HYPEROPT_TRIALS": "x"}) == (
-        "trials='x' is not valid: expected an integer ≥ 1 (set by HYPEROPT_TRIALS in the environment)")
+        "trials='x' is not valid: expected an integer with 1 ≤ trials ≤ 1000000 "
+        "(set by HYPEROPT_TRIALS in the environment)")
     (tmp_path / ".env").write_text("HYPEROPT_HEALTH_WEIGHT=2\n", encoding="utf-8")
     assert _error([]).endswith("(set by HYPEROPT_HEALTH_WEIGHT in .env)")
 
@@ -238,7 +240,7 @@ def test_typed_values_from_an_api_mapping() -> None:
     config = load_config({"trials": 3, "health_weight": 1, "use_gpu_proxy": True, "timeout_hours": None},
                          environ={}, env_file=None)
     assert (config.trials, config.health_weight, config.use_gpu_proxy) == (3, 1.0, True)
-    assert _error({"trials": True}) == "trials=true is not valid: expected an integer ≥ 1"
+    assert _error({"trials": True}) == "trials=true is not valid: expected an integer with 1 ≤ trials ≤ 1000000"
     assert _error({"sampler": 3}) == "sampler=3 is not valid: allowed tpe, random, cmaes"
 
 

@@ -106,5 +106,15 @@ def test_pareto_mode_writes_the_front_and_its_plot(tmp_path):
         assert not any(t["val_accuracy"] > point["val_accuracy"] and
                        t["health"]["overall_health"] > point["overall_health"] for t in complete)
     assert (run_dir / "plots" / "pareto_front.png").is_file()
-    assert (run_dir / "best_model.keras").is_file()
+    # best_model.keras is the front's most accurate trial's own weights, not just any file.
+    assert summary["best_trial"]["number"] == front[0]["number"]
+    assert front[0]["val_accuracy"] == max(p["val_accuracy"] for p in front)
+    import keras
+
+    from hpopt.runner import load_run_data
+
+    data = load_run_data(config)
+    model = keras.saving.load_model(run_dir / "best_model.keras")
+    _, accuracy = model.evaluate(data.x_val.astype("float32"), data.y_val, verbose=0)
+    assert accuracy == pytest.approx(front[0]["val_accuracy"], abs=1e-6)
     assert "Pareto front" in (run_dir / "report.md").read_text()

@@ -127,19 +127,18 @@ def test_training_honours_epochs_batch_size_and_min_steps():
 
 
 def test_warm_start_baseline_is_inside_the_search_space_and_its_epoch_bounds():
-    from hpopt.search_space import WARM_START_MAX_EPOCHS, baseline_params
+    from hpopt.search_space import baseline_params
 
     large = DataShape(modality="image", input_shape=(96, 96, 3), num_classes=5)
     for shape, activation in ((IMAGE, None), (IMAGE, "swish"), (TEXT, None), (large, None)):
-        params = baseline_params(shape, activation, 5, 20)
-        assert params["epochs"] == WARM_START_MAX_EPOCHS
+        params = baseline_params(shape, activation, 20)
+        assert params["epochs"] == 20  # as long as the plain script: early stopping ends it sooner
         trial = optuna.trial.FixedTrial(params)
         spec = suggest_trial_spec(trial, _config(**({"activation": activation} if activation else {})), shape)
-        assert spec.epochs == WARM_START_MAX_EPOCHS
+        assert spec.epochs == 20
         assert set(params) == set(trial.params), "every baseline value must be a parameter the trial samples"
-    assert baseline_params(IMAGE, None, 1, 4)["epochs"] == 4
-    assert baseline_params(IMAGE, None, 15, 20)["epochs"] == 15
-    assert baseline_params(large, None, 5, 20)["conv_layers"] == 3  # adapted: flatten stays small
+    assert baseline_params(IMAGE, None, 4)["epochs"] == 4
+    assert baseline_params(large, None, 20)["conv_layers"] == 3  # adapted: flatten stays small
 
 
 def test_warm_start_baseline_is_the_plain_cnn():
@@ -147,7 +146,7 @@ def test_warm_start_baseline_is_the_plain_cnn():
     from hpopt.models import build_model
     from hpopt.search_space import baseline_params
 
-    spec = suggest_trial_spec(optuna.trial.FixedTrial(baseline_params(IMAGE, None, 5, 20)), _config(), IMAGE)
+    spec = suggest_trial_spec(optuna.trial.FixedTrial(baseline_params(IMAGE, None, 20)), _config(), IMAGE)
     model = build_model(spec)
     convs = [layer for layer in model.layers if type(layer).__name__ == "Conv2D"]
     assert [(c.filters, c.kernel_size) for c in convs] == [(32, (3, 3)), (64, (3, 3))]

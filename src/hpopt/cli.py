@@ -16,6 +16,7 @@ from typing import Optional
 
 from hpopt import __version__
 from hpopt.config import ConfigError, OptimizationConfig, load_config
+from hpopt.masking import MaskingFormatter, mask_text
 
 LOG_FILE = Path("logs") / "optimization.log"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -90,7 +91,7 @@ def _exit_code_of(exc: BaseException) -> Optional[int]:
 
 
 def _error(message: str, code: int) -> int:
-    print(f"error: {message}", file=sys.stderr, flush=True)
+    print(f"error: {mask_text(message)}", file=sys.stderr, flush=True)
     return code
 
 
@@ -105,7 +106,7 @@ def _tolerate_unencodable_output() -> None:
 
 class _ConsoleFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        return f"{record.levelname.lower()}: {record.getMessage()}"
+        return mask_text(f"{record.levelname.lower()}: {record.getMessage()}")
 
 
 class _LoggingSetup:
@@ -143,8 +144,8 @@ class _LoggingSetup:
         except OSError as exc:
             logger.warning("cannot write %s (%s); logging to the terminal only", LOG_FILE, exc)
             return
-        formatter = logging.Formatter("%(asctime)s.%(msecs)03dZ %(levelname)-7s %(name)s: %(message)s",
-                                      "%Y-%m-%dT%H:%M:%S")
+        formatter = MaskingFormatter("%(asctime)s.%(msecs)03dZ %(levelname)-7s %(name)s: %(message)s",
+                                     "%Y-%m-%dT%H:%M:%S")
         formatter.converter = time.gmtime
         handler.setFormatter(formatter)
         handler.setLevel(getattr(logging, config.log_level))

@@ -26,7 +26,8 @@ from pydantic.fields import FieldInfo
 __all__ = [
     "ALIASES", "ALL_MODE_OBJECTIVES", "HEALTH_ONLY_OBJECTIVES", "NON_CONFIG_ENV_VARS",
     "OBJECTIVES_BY_MODE", "PARETO_OBJECTIVES", "STORAGE_URL_PREFIXES", "VALUE_ALIASES", "ConfigError",
-    "OptimizationConfig", "describe_allowed", "describe_range", "explain_validation_error", "load_config",
+    "OptimizationConfig", "SERVER_FILE_NAMES", "describe_allowed", "describe_range", "explain_validation_error",
+    "load_config", "reserved_name_problem",
 ]
 
 logger = logging.getLogger(__name__)
@@ -60,9 +61,26 @@ NON_CONFIG_ENV_VARS: frozenset[str] = frozenset({
     "HYPEROPT_MAX_CONCURRENT_JOBS", "HYPEROPT_API_URL", "HYPEROPT_JOBS_DIR",
     "HYPEROPT_STOP_GRACE_S", "HYPEROPT_MAX_BODY_BYTES", "HYPEROPT_CORS_ORIGINS", "HYPEROPT_JOB_NICE",
     "HYPEROPT_SERVER_LOG_LEVEL", "HYPEROPT_TEST_POSTGRES_URL", "HYPEROPT_WORKER_INDEX",
+    "HYPEROPT_DATA_ROOTS", "HYPEROPT_MAX_JOB_TRIALS", "HYPEROPT_MAX_JOB_EPOCHS", "HYPEROPT_MAX_JOB_WORKERS",
+    "HYPEROPT_MAX_QUEUED_JOBS", "HYPEROPT_ALLOW_SHARED_STUDIES",
 })
 _WINDOWS_ILLEGAL = re.compile(r'[<>:"/\\|?*\x00-\x1f]')
 _WINDOWS_RESERVED = {"con", "prn", "aux", "nul"} | {f"{p}{i}" for p in ("com", "lpt") for i in range(1, 10)}
+# Files hpopt itself keeps in results_dir (the default Optuna storage, the API's job database, with
+# SQLite's companions): a run folder or study of that name would collide with them.
+SERVER_FILE_NAMES: tuple[str, ...] = tuple(
+    f"{base}{suffix}" for base in ("hpopt_studies.db", "hpopt_jobs.db") for suffix in ("", "-wal", "-shm", "-journal"))
+TRIALS_LIMIT = 1_000_000
+
+
+def reserved_name_problem(name: str, extra: tuple[str, ...] = ()) -> Optional[str]:
+    """Why ``name`` may not name a run folder or study (None: it may): a Windows device name, or
+    one of hpopt's own files in results_dir (SERVER_FILE_NAMES, plus ``extra``; any case)."""
+    if name.split(".")[0].lower() in _WINDOWS_RESERVED:
+        return "expected a folder name that is not a reserved Windows device name (CON, NUL, COM1...)"
+    if name.lower() in {n.lower() for n in (*SERVER_FILE_NAMES, *extra)}:
+        return f"{name!r} is reserved: it is one of hpopt's own files or folders in results_dir; choose another name"
+    return None
 
 Objective = Literal[
     "val_accuracy", "train_accuracy", "training_time", "parameter_efficiency", "memory_efficiency",
@@ -88,7 +106,7 @@ class OptimizationConfig(BaseModel):
         "val_accuracy", "search", "objective to optimize; train_accuracy (alias accuracy) is accuracy on "
         "the training data; overall_health, neuron_utilization and training_stability need mode=health; "
         "pareto mode fixes its own objectives")
-    trials: int = _f(50, "search", "number of Optuna trials to run", ge=1)
+    trials: int = _f(50, "search", "number of Optuna trials to run", ge=1, le=TRIALS_LIMIT)
     activation: Optional[Literal["relu", "leaky_relu", "swish"]] = _f(
         None, "search", "fix the activation of every layer (text: the dense layer after the LSTM); none lets "
         "the search choose (text: relu)")
@@ -221,8 +239,9 @@ class OptimizationConfig(BaseModel):
             raise ValueError("expected a folder name other than '.' or '..'")
         if value.endswith((".", " ")) or value.startswith(" "):
             raise ValueError("expected a folder name that does not start or end with a space or end with '.'")
-        if value.split(".")[0].lower() in _WINDOWS_RESERVED:
-            raise ValueError("expected a folder name that is not a reserved Windows device name (CON, NUL, COM1...)")
+        problem = reserved_name_problem(value)
+        if problem:
+            raise ValueError(problem)
         if len(value) > 100:
             raise ValueError(f"expected at most 100 characters, got {len(value)}")
         return value
@@ -268,9 +287,15 @@ class OptimizationConfig(BaseModel):
         """The run folder's name: run_name when set, else default_run_name()."""
         return self.run_name or self.default_run_name(now)
 
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON types, for summary.json and the API."""
-        return self.model_dump(mode="json")
+    def to_dict(self, *, reveal_secrets: bool = False) -> dict[str, Any]:
+        """Plain JSON types, for summary.json, logs and the API: credentials masked
+        (``postgresql://user:***@host/db``, see hpopt.masking) unless ``reveal_secrets``."""
+        data = self.model_dump(mode="json")
+        if reveal_secrets:
+            return data
+        from hpopt.masking import masked_config  # stdlib-only module: --help stays light
+
+        return masked_config(data)
 
 
 def _value_alias(key: str, value: Any) -> Any:
@@ -327,7 +352,7 @@ def _split(annotation: Any) -> tuple[bool, Any]:
 
 
 def _num(x: float) -> str:
-    return format(x, "g")
+    return str(x) if isinstance(x, int) else format(x, "g")
 
 
 def describe_range(key: str) -> Optional[str]:

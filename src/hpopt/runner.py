@@ -21,7 +21,7 @@ from hpopt.events import RunListener  # noqa: E402
 from hpopt.results import best_trials, build_summary, place_best_model, trial_row, write_hyperparameters, write_summary  # noqa: E402
 from hpopt.search_space import baseline_params  # noqa: E402
 from hpopt.spec import DataShape  # noqa: E402
-from hpopt.study import counted_trials, gave_way, open_or_create_study, retried_numbers  # noqa: E402
+from hpopt.study import counted_trials, fail_dead_trials, gave_way, open_or_create_study, retried_numbers  # noqa: E402
 from hpopt.trial_objective import StopAtCap, TrialFailed, TrialObjective, pruning_applies  # noqa: E402
 
 if TYPE_CHECKING:
@@ -87,8 +87,8 @@ def warn_if_pruner_idle(config: "OptimizationConfig") -> None:
     if config.mode == "pareto":
         why = "Optuna cannot prune a multi-objective (pareto) study"
     else:
-        why = (f"it compares per-epoch val_accuracy, and mode={config.mode} optimizes "
-               f"{config.optimize_for}, not an accuracy")
+        why = (f"it compares each epoch's value of the objective, and {config.optimize_for} exists only "
+               "when a trial ends")
     level = logging.INFO if config.mode == "pareto" and "pruner" not in config.model_fields_set else logging.WARNING
     logger.log(level, "pruner=%s will not act: %s; every trial runs its full epochs (set pruner=none to "
                "silence this)", config.pruner, why)
@@ -109,11 +109,13 @@ def run_optimization(config: "OptimizationConfig", listener: Optional[RunListene
     dataset = load_run_data(config)
     shape = data_shape(dataset)
     study, created = open_or_create_study(config, config.study_name or run_name)
+    # A trial left RUNNING by a process that was killed (kill -9, OOM, power cut) is failed now,
+    # before anything counts trials: it must not count towards the cap nor read as running.
+    fail_dead_trials(study)
     # Only the process that created the study warm-starts it: two runs started together on
     # one storage would otherwise both enqueue (and train) the baseline.
     if config.warm_start and created:
-        study.enqueue_trial(baseline_params(shape, config.activation, config.min_epochs_per_trial,
-                                            config.max_epochs_per_trial))
+        study.enqueue_trial(baseline_params(shape, config.activation, config.max_epochs_per_trial))
     already = counted_trials(study)
     remaining = max(0, config.trials - already)
     listener.on_run_started({
@@ -183,7 +185,8 @@ def finalize_run(config: "OptimizationConfig", study: optuna.Study, dataset: Any
             continue  # over the cap or a repeated configuration, given way at once: not a trial of the run
         row = trial_row(trial)
         if trial.number in retried:
-            row["failure"] = f"worker lost (no heartbeat); re-run as trial {retried[trial.number]}"
+            why = row.get("failure") or "worker lost (no heartbeat)"
+            row["failure"] = f"{why}; re-run as trial {retried[trial.number]}"
         rows.append(row)
     best = best_trials(study)
     best_number = best[0].number if best else None

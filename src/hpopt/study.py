@@ -7,6 +7,7 @@ study name resumes where the first stopped.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import logging
 import time
@@ -18,7 +19,7 @@ import optuna
 import sqlalchemy.exc
 from optuna.trial import TrialState
 
-from hpopt.identity import worker_name
+from hpopt.identity import worker_gone, worker_name
 from hpopt.objectives import study_directions
 
 if TYPE_CHECKING:
@@ -31,6 +32,9 @@ warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning
 
 DEFAULT_STORAGE_FILE = "hpopt_studies.db"
 INTERRUPTED_ATTR = "interrupted"
+WORKER_ATTR = "worker"  # "<host>:<pid>" of the process running the trial (identity.worker_name)
+WORKER_NS_ATTR = "worker_pid_namespace"  # its PID namespace (identity.pid_namespace), where known
+DIED_ATTR = "worker_died"  # set on a trial failed because its worker process was found dead
 OVER_CAP_ATTR = "over_cap"
 DUPLICATE_ATTR = "duplicate_of"
 CLAIM_ATTR = "started_at"  # set as soon as a trial has sampled: it claims its configuration
@@ -51,6 +55,17 @@ class StudyMismatchError(ValueError):
     exit_code = 2
 
 
+class RetryLostTrial(optuna.storages.RetryHeartbeatStaleTrialCallback):
+    """Optuna's re-run of a lost trial (same parameters, queued as WAITING, at most once)
+    without the lost trial's user attributes: they describe the dead attempt (its worker, its
+    claim, why it failed), and a re-run still naming a dead worker would look dead itself."""
+
+    def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        fresh = copy.copy(trial)
+        fresh.user_attrs = {}
+        super().__call__(study, fresh)
+
+
 def make_storage(config: "OptimizationConfig") -> optuna.storages.BaseStorage:
     """Optuna RDB storage with heartbeats: a trial whose worker died (kill -9, lost machine)
     is marked FAIL after the grace period and re-run once by another worker.
@@ -67,7 +82,7 @@ def make_storage(config: "OptimizationConfig") -> optuna.storages.BaseStorage:
                 engine_kwargs=engine_kwargs,
                 heartbeat_interval=heartbeat,
                 grace_period=heartbeat * 3,
-                heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=1),
+                heartbeat_stale_trial_callback=RetryLostTrial(max_retry=1),
             )
         except sqlalchemy.exc.SQLAlchemyError as error:
             # Workers started together on a fresh database race to create Optuna's tables;
@@ -211,7 +226,7 @@ def gave_way(trial: optuna.trial.FrozenTrial) -> bool:
 
 
 def counts_towards_cap(trial: optuna.trial.FrozenTrial, retried: dict[int, int], *, in_flight: bool) -> bool:
-    """Finished trials count, except those cut by Ctrl-C, lost and re-run, over the cap or
+    """Finished trials count, except those cut by Ctrl-C, lost and re-run, whose worker died, over the cap or
     repeating a configuration; with ``in_flight`` running and queued trials count too (they
     will finish)."""
     if gave_way(trial):
@@ -219,7 +234,8 @@ def counts_towards_cap(trial: optuna.trial.FrozenTrial, retried: dict[int, int],
     if trial.state in (TrialState.COMPLETE, TrialState.PRUNED):
         return True
     if trial.state == TrialState.FAIL:
-        return not (trial.user_attrs.get(INTERRUPTED_ATTR) or trial.number in retried)
+        return not (trial.user_attrs.get(INTERRUPTED_ATTR) or trial.user_attrs.get(DIED_ATTR)
+                    or trial.number in retried)
     return in_flight and trial.state in (TrialState.RUNNING, TrialState.WAITING)
 
 
@@ -251,3 +267,34 @@ def counted_trials(study: optuna.Study, *, in_flight: bool = False) -> int:
     trials = study.get_trials(deepcopy=False)
     retried = retried_numbers(trials)
     return sum(counts_towards_cap(t, retried, in_flight=in_flight) for t in trials)
+
+
+def fail_dead_trials(study: optuna.Study) -> list[int]:
+    """Fail, at once, the running trials whose worker provably died (identity.worker_gone:
+    same host, process gone), and queue their re-run as a lost trial's; returns their numbers.
+
+    A kill -9, an OOM kill or a power cut leaves a trial RUNNING in storage; heartbeats only
+    notice it after 3 intervals, and only while some process optimizes the study. Called when
+    a run starts (CLI, API job, resume) and when a pool worker dies, so a dead trial never shows
+    as running nor counts towards ``trials``. Trials of other hosts wait for their heartbeat.
+    """
+    storage = study._storage  # Optuna has no public call to set another process's trial's attributes
+    failed = []
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        worker = trial.user_attrs.get(WORKER_ATTR)
+        if not worker_gone(worker, trial.user_attrs.get(WORKER_NS_ATTR)):
+            continue
+        reason = f"worker {worker} died; failed at the next start"
+        try:
+            storage.set_trial_user_attr(trial._trial_id, "failure", reason)
+            storage.set_trial_user_attr(trial._trial_id, DIED_ATTR, True)
+            study.tell(trial.number, state=TrialState.FAIL)
+        except (optuna.exceptions.UpdateFinishedTrialError, ValueError):
+            continue  # another process opening the study failed it first (and queued its re-run)
+        failed.append(trial.number)
+        logger.warning("trial %d: %s", trial.number, reason)
+        retry = storage.get_heartbeat_stale_trial_callback() if hasattr(
+            storage, "get_heartbeat_stale_trial_callback") else None
+        if retry is not None:
+            retry(study, storage.get_trial(trial._trial_id))
+    return failed

@@ -16,9 +16,9 @@ from hpopt.jsonutil import write_json
 from hpopt.objectives import prunable, score_breakdown, trial_value
 from hpopt.search_space import suggest_trial_spec
 from hpopt.spec import DataShape, EpochRecord
-from hpopt.study import (CLAIM_ATTR, DUPLICATE_ATTR, INTERRUPTED_ATTR, OVER_CAP_ATTR, counts_towards_cap,
-                         repeated_configuration, retried_numbers)
-from hpopt.identity import worker_name
+from hpopt.study import (CLAIM_ATTR, DUPLICATE_ATTR, INTERRUPTED_ATTR, OVER_CAP_ATTR, WORKER_ATTR,
+                         WORKER_NS_ATTR, counts_towards_cap, repeated_configuration, retried_numbers)
+from hpopt.identity import pid_namespace, worker_name
 
 if TYPE_CHECKING:
     from hpopt.config import OptimizationConfig
@@ -107,6 +107,10 @@ class TrialObjective:
         self.repeats_in_a_row = 0
 
     def __call__(self, trial: optuna.Trial) -> Union[float, tuple[float, float]]:
+        # First of all: a process that dies from here on leaves a trial naming its dead worker,
+        # which the next start fails at once (study.fail_dead_trials) instead of after heartbeats.
+        trial.set_user_attr(WORKER_ATTR, worker_name())
+        trial.set_user_attr(WORKER_NS_ATTR, pid_namespace())
         try:
             interrupts.check()  # a stop requested between trials: start no new one
         except KeyboardInterrupt:
@@ -119,7 +123,6 @@ class TrialObjective:
             raise TrialFailed(f"trial {trial.number} is over the study's cap of {self.config.trials} trials")
         spec = suggest_trial_spec(trial, self.config, self.data_shape)
         trial.set_user_attr(CLAIM_ATTR, _utc_now())
-        trial.set_user_attr("worker", worker_name())
         self._give_way_if_repeated(trial)
         self.listener.on_trial_started(trial.number, dict(trial.params))
         started = time.perf_counter()

@@ -65,7 +65,9 @@ def _worker_main(config: "OptimizationConfig", study_name: str, run_dir: str, en
     interrupts.install()
     if log_file:
         handler = logging.FileHandler(log_file, encoding="utf-8")
-        handler.setFormatter(logging.Formatter(
+        from hpopt.masking import MaskingFormatter
+
+        handler.setFormatter(MaskingFormatter(
             f"%(asctime)s %(levelname)-7s worker{env['HYPEROPT_WORKER_INDEX']} %(name)s: %(message)s"))
         handler.setLevel(getattr(logging, config.log_level))  # as the CLI's own log file
         logging.getLogger().addHandler(handler)
@@ -150,19 +152,26 @@ class WorkerPool:
                 del self.processes[index]
                 if process.exitcode != 0:
                     logger.warning("worker %d (pid %s) ended with exit code %s", index, process.pid, process.exitcode)
+                    from hpopt.study import fail_dead_trials
+
+                    fail_dead_trials(self.study)  # its trial: failed and queued again now, not after heartbeats
                     if self.restarts < 2 * self.config.workers and self.work_remains():
                         self.restarts += 1
                         self.start(index)
         self.report_finished()
 
     def recover_lost_trials(self) -> bool:
-        """Fail trials whose worker died (once their heartbeat is stale) so they are re-run."""
+        """Fail trials whose worker died so they are re-run: at once when the worker provably
+        died here, else once their heartbeat is stale (a trial that never named its worker)."""
         from optuna.storages import fail_stale_trials
 
+        from hpopt.study import WORKER_ATTR, fail_dead_trials
+
+        recovered = bool(fail_dead_trials(self.study))
         lost = [t for t in self.study.get_trials(deepcopy=False) if t.state.name == "RUNNING"
-                and not _alive_here(t.user_attrs.get("worker"))]
+                and not t.user_attrs.get(WORKER_ATTR)]
         if not lost:
-            return False
+            return recovered
         deadline = time.monotonic() + 4 * self.config.heartbeat_interval_s + 10
         logger.warning("trials %s lost their worker; waiting for their heartbeat to go stale",
                        [t.number for t in lost])
@@ -186,24 +195,6 @@ class WorkerPool:
             process.join(max(0.0, deadline - time.monotonic()))
             if process.exitcode is None:
                 process.kill()
-
-
-def _alive_here(worker: Optional[str]) -> bool:
-    """A trial's worker is alive when it runs on this host and its process exists (other hosts: assume so)."""
-    import socket
-
-    if not worker or ":" not in worker:
-        return False
-    host, pid = worker.rsplit(":", 1)
-    if host != socket.gethostname():
-        return True
-    try:
-        os.kill(int(pid), 0)
-    except (ProcessLookupError, ValueError):
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def run_worker_pool(config: "OptimizationConfig", study: "optuna.Study", run_dir: Path,

@@ -18,6 +18,7 @@ _ERROR_TEXT = {
     404: "no such job (or file)",
     409: "the job's state does not allow this now",
     413: "request body too large",
+    429: "the job queue is full (max_queued_jobs); retry after the Retry-After header's seconds",
 }
 
 

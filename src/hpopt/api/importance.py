@@ -24,7 +24,9 @@ METHOD = "Optuna's default importance evaluator (optuna.importance.get_param_imp
 
 
 def _storage(config: dict[str, Any], results_dir: Path) -> Optional[str]:
-    storage = config.get("storage")
+    from hpopt.api.optimize_request import operator_storage  # the record's storage is masked
+
+    storage = operator_storage(config.get("storage"))
     if storage:
         return str(storage)
     path = results_dir / STORAGE_FILE

@@ -29,6 +29,7 @@ except ImportError:  # pragma: no cover - Windows: no storage lock (one job at a
 from hpopt.api.event_log import EVENTS_FILE, EventWriter
 from hpopt.api.proc import hold_lock
 from hpopt.events import RunListener
+from hpopt.masking import MaskingFormatter, mask_text
 
 CONFIG_FILE = "config.json"
 LOCK_FILE = "job.lock"
@@ -139,7 +140,7 @@ class EventLogListener(RunListener):
 
 def _setup_logging(job_dir: Path, level: str) -> None:
     handler = logging.FileHandler(job_dir / LOG_FILE, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    handler.setFormatter(MaskingFormatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(getattr(logging, level, logging.INFO))
@@ -175,6 +176,7 @@ def _prepare_storage(config: Any, lock_dir: Path) -> None:
 
 def run_job(job_dir: Path, attempt: int, parent_pid: Optional[int], nice: int, hard_stop_after: float = 30.0) -> int:
     """Run the job once; returns the process exit status."""
+    from hpopt.api.optimize_request import with_operator_settings
     from hpopt.config import OptimizationConfig
 
     interrupts = _Interrupts(hard_stop_after)
@@ -189,9 +191,11 @@ def run_job(job_dir: Path, attempt: int, parent_pid: Optional[int], nice: int, h
     try:
         try:
             config = OptimizationConfig.model_validate(json.loads((job_dir / CONFIG_FILE).read_text()))
+            config = with_operator_settings(config)  # config.json holds them masked
         except (OSError, ValueError) as exc:  # e.g. a custom dataset deleted since the job was queued
             writer.write("job_started", attempt=attempt, pid=os.getpid(), directions=["maximize"])
-            writer.write("job_outcome", outcome="failed", error=f"the job's settings are no longer valid: {exc}"[:2000])
+            writer.write("job_outcome", outcome="failed",
+                         error=mask_text(f"the job's settings are no longer valid: {exc}")[:2000])
             return EXIT_FAILED
         _setup_logging(job_dir, config.log_level)
         interrupts.immediate = config.workers > 1  # the worker pool forwards the stop to its processes
@@ -208,7 +212,7 @@ def run_job(job_dir: Path, attempt: int, parent_pid: Optional[int], nice: int, h
             outcome, error, code = "interrupted", interrupts.reason, EXIT_INTERRUPTED
         except Exception as exc:  # noqa: BLE001 - the job's outcome must reach the server whatever failed
             logger.error("job failed", exc_info=True)
-            outcome, error, code = "failed", f"{type(exc).__name__}: {exc}"[:2000], EXIT_FAILED
+            outcome, error, code = "failed", mask_text(f"{type(exc).__name__}: {exc}")[:2000], EXIT_FAILED
         interrupts.delivered = True
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the outcome line must be written whatever comes now
         writer.write("job_outcome", outcome=outcome, error=error)

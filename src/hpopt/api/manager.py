@@ -25,7 +25,7 @@ from hpopt.api.store import TERMINAL, JobRecord, JobStore, utc_now
 from hpopt.api.supervisor import Supervisor
 from hpopt.api.views import SummaryCache, job_view
 
-__all__ = ["JobManager", "JobNotFound", "JobConflict"]
+__all__ = ["JobManager", "JobNotFound", "JobConflict", "StudyTaken", "QueueFull"]
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +36,20 @@ class JobNotFound(LookupError):
 
 class JobConflict(RuntimeError):
     """The job's state does not allow the command now (answered with 409)."""
+
+
+class StudyTaken(ValueError):
+    """The request's study belongs to another job and the operator does not allow sharing (422)."""
+
+    def __init__(self, message: str, key: str) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+class QueueFull(RuntimeError):
+    """max_queued_jobs jobs are pending already (answered with 429 and Retry-After)."""
+
+    retry_after_s = 60
 
 
 class JobManager:
@@ -116,16 +130,31 @@ class JobManager:
         if self.store.by_run_name(run_name) is not None:
             raise JobConflict(f"run_name={run_name!r} belongs to job {self.store.by_run_name(run_name).job_id}; "
                               "resume that job (POST /jobs/{id}/resume) or choose another run_name")
-        data = config.to_dict()
+        data = config.to_dict()  # credentials masked: the job re-reads them from the server's settings
         data.update(run_name=run_name, results_dir=str(self.results_dir))
+        users = self.store.by_study(data.get("study_name") or run_name, data.get("storage"))
+        if users and not self.settings.allow_shared_studies:
+            key = "study_name" if data.get("study_name") else "run_name"
+            raise StudyTaken(f"study_name={users[0].study_name!r} is the study of job {users[0].job_id}: a job may "
+                             "not attach to another job's study (the operator allows it with "
+                             "HYPEROPT_ALLOW_SHARED_STUDIES=true); choose another study_name or run_name", key)
+        self.check_queue()
         now = utc_now()
         record = JobRecord(job_id=job_id, status="pending", run_name=run_name, config=data,
-                           created_at=now, updated_at=now, queued_at=now)
+                           created_at=now, updated_at=now, queued_at=now, owns_study=not users)
         self._write_config(job_id, data)
         record = self.store.add(record)
         logger.info("job %s queued: run %s, dataset %s, %s trials", job_id, run_name, data["dataset"], data["trials"])
         self.schedule()
         return self.get(job_id)
+
+    def check_queue(self) -> None:
+        """QueueFull when max_queued_jobs jobs would be pending already (a job that starts at once is not queued)."""
+        limit = self.settings.max_queued_jobs
+        free = max(0, self.settings.max_concurrent_jobs - len(self.store.with_status("running")))  # start at once
+        if len(self.store.with_status("pending")) >= limit + free:
+            raise QueueFull(f"the job queue is full: max_queued_jobs={limit} jobs are pending already "
+                            f"(HYPEROPT_MAX_QUEUED_JOBS); retry when one has started, or stop one")
 
     def _write_config(self, job_id: str, config: dict[str, Any]) -> None:
         folder = self.job_dir(job_id)
@@ -158,6 +187,7 @@ class JobManager:
             raise JobConflict(f"job {job_id} completed its {total} trials; resume with a larger \"trials\" to run more")
         if lock_held(self.job_dir(job_id) / LOCK_FILE):
             raise JobConflict(f"job {job_id}'s previous process is still writing its results; retry in a few seconds")
+        self.check_queue()
         config = dict(record.config, trials=trials or total)
         self._write_config(job_id, config)
         record = self.store.update(job_id, status="pending", config=config, queued_at=utc_now(), finished_at=None,
@@ -176,9 +206,12 @@ class JobManager:
         self.hub.close_job(job_id)
         run_dir = self.run_dir(record)
         self.summaries.forget(run_dir)
-        shared = any(r.config.get("study_name") and r.config.get("study_name") == record.config.get("study_name")
-                     for r in self.store.all())
-        await asyncio.to_thread(self._delete_files, record, run_dir, not shared)
+        # only what the job owns: its study if it created it and no other job runs in it
+        users = self.store.by_study(record.study_name, record.config.get("storage"))
+        if record.owns_study and users:  # the study lives on with the jobs attached to it: the oldest owns it now
+            self.store.update(users[0].job_id, owns_study=True)
+        shared = bool(users)
+        await asyncio.to_thread(self._delete_files, record, run_dir, record.owns_study and not shared)
         logger.info("job %s deleted with its files", job_id)
 
     def _delete_files(self, record: JobRecord, run_dir: Path, delete_study: bool) -> None:
@@ -196,10 +229,13 @@ def _delete_study(config: dict[str, Any], results_dir: Path) -> None:
 
         from hpopt.study import DEFAULT_STORAGE_FILE
 
-        storage = config.get("storage") or f"sqlite:///{results_dir / DEFAULT_STORAGE_FILE}"
+        from hpopt.api.optimize_request import operator_storage  # the record's storage is masked
+
+        storage = operator_storage(config.get("storage")) or f"sqlite:///{results_dir / DEFAULT_STORAGE_FILE}"
         if storage.startswith("sqlite:///") and not Path(storage[10:]).exists():
             return
         optuna.delete_study(study_name=config.get("study_name") or config["run_name"], storage=storage)
+        logger.info("study %s deleted with its job", config.get("study_name") or config["run_name"])
     except KeyError:
         pass  # no such study: the job never started a trial
     except Exception as exc:  # noqa: BLE001 - the job is deleted either way; say what was left behind

@@ -11,20 +11,32 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, Optional, Sequence
 
 from pydantic import ConfigDict, Field, create_model
 
-from hpopt.config import ALIASES, ConfigError, OptimizationConfig, load_config
+from hpopt.api.data_roots import DatasetOutsideRoots, confine_dataset
+from hpopt.config import ALIASES, ConfigError, OptimizationConfig, load_config, reserved_name_problem
+from hpopt.masking import MASK
 
-__all__ = ["RequestError", "config_from_body", "optimize_request_schema", "SERVER_OWNED_KEYS"]
+__all__ = ["RequestError", "config_from_body", "check_job_limits", "JOBS_DIR_NAME", "optimize_request_schema",
+           "SERVER_OWNED_KEYS", "OPERATOR_SECRET_KEYS", "with_operator_settings", "operator_storage"]
 
 SEED_ALIASES = {"dataset_name": "dataset"}
-SERVER_OWNED_KEYS = ("results_dir",)
+# Operator settings: where the server's secrets go (the RunPod key, storage credentials) and which
+# server files are read or written. Only the server's environment (HYPEROPT_<KEY>) or .env sets them;
+# a request naming one is refused, so an API key never grants choosing them.
+SERVER_OWNED_KEYS = ("results_dir", "storage", "gpu_proxy_endpoint", "gpu_proxy_repo_url", "gpu_proxy_ref")
+# (data_dir is confined to the operator's data_roots by hpopt.api.data_roots instead.)
+# Those kept masked in a job's config.json and re-read from the server's settings when the job runs.
+OPERATOR_SECRET_KEYS = ("storage", "gpu_proxy_endpoint", "gpu_proxy_repo_url", "gpu_proxy_ref")
 EXAMPLE = {"dataset_name": "digits", "mode": "simple", "optimize_for": "val_accuracy", "trials": 5,
            "config_overrides": {"max_epochs_per_trial": 3, "min_epochs_per_trial": 1}}
 FLAT_EXAMPLE = {"dataset": "digits", "trials": 3, "max_epochs": 2, "min_epochs_per_trial": 1,
                 "plot_generation": "best"}
+
+
+JOBS_DIR_NAME = ".hpopt_jobs"  # <results_dir>/.hpopt_jobs: the server's per-job records (ApiSettings.jobs_dir)
 
 
 class RequestError(ValueError):
@@ -60,36 +72,97 @@ def _flatten(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def _check_server_owned(values: dict[str, Any], results_dir: Path) -> None:
-    for key in SERVER_OWNED_KEYS:
-        if key in values:
-            raise RequestError(f"{key} is set by the server ({results_dir}); remove it from the request", key,
-                               values[key])
+    given = {ALIASES.get(k, k): k for k in (str(n).strip().lower().replace("-", "_") for n in values)}
+    for key in SERVER_OWNED_KEYS:  # spelled as load_config reads keys (any case, '-' for '_')
+        if key in given:
+            setting = f"the server's results folder ({results_dir})" if key == "results_dir" else (
+                f"set by the environment variable HYPEROPT_{key.upper()} or .env where the server runs")
+            raise RequestError(f"{key} is an operator setting, not a request setting: it is the server's own "
+                               f"({setting}); remove it from the request", key, MASK)
     run_name = values.get("run_name")
     if isinstance(run_name, str) and run_name.startswith("."):
         raise RequestError(f"run_name={run_name!r} is not valid: names starting with '.' are reserved for the "
                            "server's own records", "run_name", run_name)
-    storage = values.get("storage")
-    if isinstance(storage, str) and storage.startswith("sqlite:///"):
-        target = Path(storage[len("sqlite:///"):]).expanduser().resolve()
-        if not target.is_relative_to(results_dir):
-            raise RequestError(f"storage={storage!r} is not valid: a SQLite storage must be a file inside the "
-                               f"server's results folder ({results_dir}); or use a postgresql:// URL", "storage",
-                               storage)
 
 
-def config_from_body(body: Any, results_dir: Path, env_file: Optional[str] = ".env") -> OptimizationConfig:
+def with_operator_settings(config: OptimizationConfig, environ: Optional[dict[str, str]] = None,
+                           env_file: Optional[str] = ".env") -> OptimizationConfig:
+    """``config`` with OPERATOR_SECRET_KEYS as the server's settings give them now (ConfigError if invalid).
+
+    A job's config.json keeps them masked; the job process reads the real values from the
+    environment it inherits from the server, as config_from_body did when the job was queued.
+    """
+    server = load_config({}, environ=os.environ if environ is None else environ, env_file=env_file)
+    return config.model_copy(update={key: getattr(server, key) for key in OPERATOR_SECRET_KEYS})
+
+
+def operator_storage(recorded: Optional[str], env_file: Optional[str] = ".env") -> Optional[str]:
+    """The storage URL to open for a job whose record holds ``recorded`` (masked when it had a password)."""
+    if not recorded or MASK not in recorded:
+        return recorded
+    try:
+        return load_config({}, environ=os.environ, env_file=env_file).storage
+    except ConfigError:
+        return None
+
+
+def _refuse_pickled_npz(values: dict[str, Any]) -> None:
+    """An .npz dataset holding pickled objects is refused now (422), not when its job runs."""
+    from hpopt.datasets.safe_npz import PickledDataError, check_npz
+
+    for key, dataset in values.items():
+        if str(key).strip().lower() not in ("dataset", "dataset_name") or not isinstance(dataset, str):
+            continue
+        if dataset.lower().endswith(".npz") and Path(dataset).is_file():
+            try:
+                check_npz(Path(dataset))
+            except PickledDataError as exc:
+                raise RequestError(str(exc), "dataset") from None
+
+
+def config_from_body(body: Any, results_dir: Path, env_file: Optional[str] = ".env",
+                     data_roots: Optional[Sequence[Path]] = None) -> OptimizationConfig:
     """Validate a request body exactly as the CLI validates its arguments."""
     if not isinstance(body, dict):
         raise RequestError("expected a JSON object of settings, e.g. " + str(EXAMPLE))
     values = _flatten(body)
     _check_server_owned(values, results_dir)
+    try:  # a dataset path must lie under the data roots (default: <results_dir>/data)
+        confine_dataset(values, data_roots if data_roots is not None else (results_dir / "data",))
+    except DatasetOutsideRoots as exc:
+        raise RequestError(str(exc), exc.key) from None
+    _refuse_pickled_npz(values)
     values["results_dir"] = str(results_dir)
     try:
-        return load_config(values, environ=os.environ, env_file=env_file)
+        config = load_config(values, environ=os.environ, env_file=env_file)
     except ConfigError as exc:
         message = str(exc)
         key = _blamed_key(message)
         raise RequestError(message, key, values.get(key) if key else None) from None
+    _refuse_reserved_names(config, results_dir, data_roots)
+    return config
+
+
+def _refuse_reserved_names(config: OptimizationConfig, results_dir: Path, data_roots: Optional[Sequence[Path]]) -> None:
+    """run_name and study_name may not name the server's own files and folders in results_dir."""
+    own = {"data", JOBS_DIR_NAME}  # the default data root and the job records
+    own |= {Path(r).name for r in (data_roots or ()) if Path(r).parent == Path(results_dir)}
+    for key in ("run_name", "study_name"):
+        name = getattr(config, key)
+        problem = reserved_name_problem(name, tuple(sorted(own))) if name else None
+        if problem:
+            raise RequestError(f"{key}={name!r} is not valid: {problem}", key, name)
+
+
+def check_job_limits(config: OptimizationConfig, settings: Any) -> None:
+    """RequestError naming the operator's limit (ApiSettings.max_job_*) that ``config`` exceeds."""
+    for key, value, limit in (("trials", config.trials, "max_job_trials"),
+                              ("max_epochs_per_trial", config.max_epochs_per_trial, "max_job_epochs"),
+                              ("workers", config.workers, "max_job_workers")):
+        allowed = getattr(settings, limit)
+        if value > allowed:
+            raise RequestError(f"{key}={value} exceeds this server's limit {limit}={allowed} (set by the operator "
+                               f"as HYPEROPT_{limit.upper()}); ask for at most {allowed}", key, value)
 
 
 def _documented_fields() -> dict[str, Any]:
@@ -117,6 +190,8 @@ def optimize_request_schema() -> dict[str, Any]:
     schema = model.model_json_schema()
     schema["description"] = ("Settings of the run: the seed's shape (dataset_name, mode, optimize_for, trials, "
                              "health_weight, config_overrides) or the CLI's flat keys; aliases max_epochs and "
-                             "gpu_proxy_fallback are accepted. results_dir belongs to the server.")
+                             "gpu_proxy_fallback are accepted. " + ", ".join(SERVER_OWNED_KEYS)
+                             + " are operator settings "
+                             "(the server's environment or .env) and are refused here.")
     schema["examples"] = [EXAMPLE, FLAT_EXAMPLE]
     return schema

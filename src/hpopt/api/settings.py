@@ -22,7 +22,8 @@ ENV_PREFIX = "HYPEROPT_"
 API_KEY_ENV = "HYPEROPT_API_KEY"
 # key=value names and their environment variables (HYPEROPT_<KEY>)
 SETTING_KEYS = ("host", "port", "results_dir", "max_concurrent_jobs", "stop_grace_s", "max_body_bytes",
-                "cors_origins", "job_nice", "server_log_level")
+                "cors_origins", "job_nice", "server_log_level", "data_roots", "max_job_trials", "max_job_epochs",
+                "max_job_workers", "max_queued_jobs", "allow_shared_studies")
 
 
 class SettingsError(ValueError):
@@ -49,10 +50,33 @@ class ApiSettings(BaseModel):
     job_nice: int = Field(5, ge=0, le=19, description="niceness of job processes, so the API answers while they train")
     server_log_level: str = Field("INFO", description="level of the server's log on stderr")
     api_key: Optional[SecretStr] = Field(None, description="required on every route but /health when set")
+    data_roots: tuple[Path, ...] = Field(
+        (), description="folders a request's dataset path may lie in (comma-separated); none = only "
+        "<results_dir>/data. Paths elsewhere are refused as if they did not exist")
+
+    # Limits on what one request may ask of this machine (each exceeded one answers 422, the queue 429).
+    max_job_trials: int = Field(1000, ge=1, le=1_000_000, description="most trials one job may run (trials, "
+                                "and a resume's new total)")
+    max_job_epochs: int = Field(200, ge=1, le=1_000_000, description="most epochs one trial of a job may train "
+                                "(max_epochs_per_trial)")
+    max_job_workers: int = Field(min(64, os.cpu_count() or 1), ge=1, le=64,
+                                 description="most worker processes one job may start (workers); default: "
+                                 "this machine's CPU count")
+    max_queued_jobs: int = Field(10, ge=0, le=100_000, description="most jobs waiting as pending; beyond it "
+                                 "POST /optimize and resume answer 429 with Retry-After")
+    allow_shared_studies: bool = Field(False, description="let a job attach to a study another job owns "
+                                       "(study_name or run_name naming it); off: 422")
 
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip() and part.strip().lower() != "none")
+        return value
+
+    @field_validator("data_roots", mode="before")
+    @classmethod
+    def _split_roots(cls, value: Any) -> Any:
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip() and part.strip().lower() != "none")
         return value
@@ -75,6 +99,12 @@ class ApiSettings(BaseModel):
     @property
     def results_path(self) -> Path:
         return Path(self.results_dir).expanduser().resolve()
+
+    @property
+    def data_root_paths(self) -> tuple[Path, ...]:
+        """Where a request's dataset path may point: data_roots, else <results_dir>/data."""
+        roots = self.data_roots or (self.results_path / "data",)
+        return tuple(Path(r).expanduser().resolve() for r in roots)
 
     @property
     def jobs_db(self) -> Path:

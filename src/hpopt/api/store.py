@@ -35,11 +35,12 @@ CREATE TABLE IF NOT EXISTS jobs (
     attempts INTEGER NOT NULL DEFAULT 0,
     pid INTEGER,
     stop_requested INTEGER NOT NULL DEFAULT 0,
-    error TEXT
+    error TEXT,
+    owns_study INTEGER NOT NULL DEFAULT 1
 )
 """
 _COLUMNS = ("job_id", "status", "run_name", "config", "created_at", "updated_at", "queued_at", "started_at",
-            "finished_at", "attempts", "pid", "stop_requested", "error")
+            "finished_at", "attempts", "pid", "stop_requested", "error", "owns_study")
 
 
 def utc_now() -> str:
@@ -63,11 +64,17 @@ class JobRecord:
     pid: Optional[int] = None
     stop_requested: bool = False
     error: Optional[str] = None
+    owns_study: bool = True  # the job's study was no other job's when it was queued (DELETE may drop it)
     seq: int = field(default=0, compare=False)
 
     @property
     def terminal(self) -> bool:
         return self.status in TERMINAL
+
+    @property
+    def study_name(self) -> str:
+        """The Optuna study the job runs in: its study_name, else its run_name (as the runner decides)."""
+        return self.config.get("study_name") or self.run_name
 
 
 class JobStore:
@@ -80,6 +87,8 @@ class JobStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute(_SCHEMA)
+        if "owns_study" not in {row[1] for row in self._db.execute("PRAGMA table_info(jobs)")}:
+            self._db.execute("ALTER TABLE jobs ADD COLUMN owns_study INTEGER NOT NULL DEFAULT 1")  # older database
         self._jobs: dict[str, JobRecord] = {}
         for row in self._db.execute(f"SELECT seq, {', '.join(_COLUMNS)} FROM jobs ORDER BY seq"):
             record = self._from_row(row)
@@ -90,6 +99,7 @@ class JobStore:
         values = dict(zip(("seq", *_COLUMNS), row))
         values["config"] = json.loads(values["config"])
         values["stop_requested"] = bool(values["stop_requested"])
+        values["owns_study"] = bool(values["owns_study"])
         return JobRecord(**values)
 
     def close(self) -> None:
@@ -100,6 +110,7 @@ class JobStore:
         values.pop("seq")
         values["config"] = json.dumps(values["config"])
         values["stop_requested"] = int(values["stop_requested"])
+        values["owns_study"] = int(values["owns_study"])
         cursor = self._db.execute(
             f"INSERT INTO jobs ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",
             [values[c] for c in _COLUMNS])
@@ -136,3 +147,7 @@ class JobStore:
 
     def by_run_name(self, run_name: str) -> Optional[JobRecord]:
         return next((r for r in self._jobs.values() if r.run_name == run_name), None)
+
+    def by_study(self, study_name: str, storage: Optional[str] = None) -> list[JobRecord]:
+        """Jobs running in the study ``study_name`` of ``storage`` (a job's recorded storage), oldest first."""
+        return [r for r in self.all() if r.study_name == study_name and r.config.get("storage") == storage]

@@ -13,6 +13,7 @@ from typing import Any, Optional
 
 from hpopt.api.live import JobLive, best_of, first_value, trends_of
 from hpopt.api.store import JobRecord
+from hpopt.masking import masked_config
 
 __all__ = ["SummaryCache", "job_view", "trial_rows", "current_trial", "best_trial", "trends"]
 
@@ -90,7 +91,7 @@ def job_view(record: JobRecord, live: JobLive, summary: Optional[dict[str, Any]]
         "created_at": record.created_at, "updated_at": record.updated_at, "queued_at": record.queued_at,
         "started_at": record.started_at, "finished_at": record.finished_at, "attempts": record.attempts,
         "stop_requested": record.stop_requested, "error": record.error, "queue_position": queue_position,
-        "progress": progress, "config": config,
+        "progress": progress, "config": masked_config(config),
     }
 
 

@@ -18,6 +18,7 @@ import numpy as np
 from .base import DatasetError, RawData
 from .images import load_image_folder, to_uint8_images
 from .registry import CUSTOM_KINDS
+from .safe_npz import load_npz
 
 logger = logging.getLogger(__name__)
 
@@ -52,11 +53,7 @@ def encode_labels(*ys: np.ndarray) -> tuple[list[np.ndarray], list[str]]:
 
 
 def _read_npz(path: Path) -> RawData:
-    try:
-        with np.load(path, allow_pickle=True) as f:
-            arrays = {k: f[k] for k in f.files}
-    except (OSError, ValueError, EOFError) as exc:
-        raise DatasetError(f"cannot read {path}: {exc}") from exc
+    arrays = load_npz(path)  # never unpickles: object arrays of int lists are parsed, others refused
     if "x_train" not in arrays or "y_train" not in arrays:
         raise DatasetError(
             f"{path}: a dataset .npz needs arrays x_train and y_train (optionally x_test, "

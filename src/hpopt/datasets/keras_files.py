@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .base import DatasetError
+from .safe_npz import PickledDataError, load_npz, npz_names
 
 Split = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
@@ -21,19 +22,18 @@ REUTERS_SEED = 113
 REUTERS_TEST_SPLIT = 0.2
 
 
-def _load_npz(path: Path, keys: tuple[str, ...], *, allow_pickle: bool = False) -> dict[str, np.ndarray]:
+def _load_npz(path: Path, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """The named arrays; never unpickles (object arrays of int lists are parsed, see safe_npz)."""
     try:
-        with np.load(path, allow_pickle=allow_pickle) as f:
-            missing = [k for k in keys if k not in f.files]
-            if missing:
-                raise DatasetError(
-                    f"{path}: missing array(s) {missing}; found {f.files}, expected {list(keys)}"
-                )
-            return {k: f[k] for k in keys}
-    except (OSError, ValueError, EOFError, pickle.UnpicklingError) as exc:
-        if isinstance(exc, DatasetError):
-            raise
-        raise DatasetError(f"cannot read {path}: {exc}. Delete it to download it again.") from exc
+        arrays = load_npz(path, keys)
+    except PickledDataError:
+        raise
+    except DatasetError as exc:
+        raise DatasetError(f"{exc}. Delete it to download it again.") from exc
+    missing = [k for k in keys if k not in arrays]
+    if missing:
+        raise DatasetError(f"{path}: missing array(s) {missing}; found {npz_names(path)}, expected {list(keys)}")
+    return arrays
 
 
 def read_mnist(path: Path) -> Split:
@@ -128,13 +128,13 @@ def cifar100_label_names(folder: Path) -> list[str] | None:
 
 
 def read_imdb(path: Path) -> Split:
-    d = _load_npz(path, ("x_train", "y_train", "x_test", "y_test"), allow_pickle=True)
+    d = _load_npz(path, ("x_train", "y_train", "x_test", "y_test"))
     return d["x_train"], d["y_train"], d["x_test"], d["y_test"]
 
 
 def read_reuters(path: Path) -> Split:
     """Keras' split: shuffle with RandomState(113), the last 20% is the test set."""
-    d = _load_npz(path, ("x", "y"), allow_pickle=True)
+    d = _load_npz(path, ("x", "y"))
     xs, labels = d["x"], d["y"]
     indices = np.arange(len(xs))
     np.random.RandomState(REUTERS_SEED).shuffle(indices)

@@ -128,6 +128,15 @@ def _bad_name(value: str, reason: str) -> DatasetError:
     )
 
 
+def looks_like_path(text: str) -> bool:
+    return os.sep in text or "/" in text or Path(text).suffix != ""
+
+
+def not_found_error(value: str, where: str) -> DatasetError:
+    """The message for a name that is neither built in nor a dataset found ``where``."""
+    return _bad_name(value, f"no such file or folder {where}" if looks_like_path(value) else "unknown dataset")
+
+
 def resolve_dataset_name(value: str) -> str:
     """Validate a ``dataset=`` value without loading anything.
 
@@ -142,8 +151,7 @@ def resolve_dataset_name(value: str) -> str:
         return name
     path = Path(text).expanduser()
     if not path.exists():
-        looks_like_path = os.sep in text or "/" in text or path.suffix != ""
-        reason = f"no such file or folder {str(path)!r}" if looks_like_path else "unknown dataset"
+        reason = f"no such file or folder {str(path)!r}" if looks_like_path(text) else "unknown dataset"
         raise _bad_name(text, reason)
     if path.is_dir():
         try:

@@ -4,6 +4,11 @@ gpu_proxy_endpoint takes a full URL (``http://127.0.0.1:8011`` for a local worke
 RunPod-compatible base URL) or a RunPod endpoint id; without it RUNPOD_ENDPOINT_ID is
 used. The API key comes from RUNPOD_API_KEY only (never from the command line, so it does
 not land in shell history, summary.json or logs) and is kept out of repr and messages.
+
+Where the key goes is decided here and only here (``Endpoint.headers``, the one place the
+Authorization header is built; the transport never follows redirects): to RunPod's API host,
+or to the URL its operator configured (gpu_proxy_endpoint on the CLI or in the API server's
+environment; an API request cannot set it, see hpopt.api.optimize_request.SERVER_OWNED_KEYS).
 """
 
 from __future__ import annotations
@@ -12,8 +17,10 @@ import os
 import re
 from dataclasses import dataclass, field
 from typing import Mapping, Optional
+from urllib.parse import urlsplit
 
 RUNPOD_API_BASE = "https://api.runpod.ai/v2"
+RUNPOD_API_HOST = "api.runpod.ai"
 ENDPOINT_ID_ENV = "RUNPOD_ENDPOINT_ID"
 API_KEY_ENV = "RUNPOD_API_KEY"
 _ENDPOINT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{2,127}$")
@@ -33,9 +40,13 @@ class Endpoint:
 
     @property
     def is_runpod(self) -> bool:
-        return self.base_url.startswith(RUNPOD_API_BASE)
+        """https on RunPod's API host itself (not a look-alike such as api.runpod.ai.evil.test)."""
+        parts = urlsplit(self.base_url)
+        return parts.scheme == "https" and parts.hostname == RUNPOD_API_HOST and parts.port in (None, 443)
 
     def headers(self) -> dict[str, str]:
+        """The only place the RunPod key is put on a request: this endpoint is RunPod's host or
+        an operator-configured URL (resolve_endpoint reads only operator settings)."""
         headers = {"content-type": "application/json", "accept": "application/json"}
         if self.api_key:
             headers["authorization"] = f"Bearer {self.api_key}"

@@ -14,6 +14,7 @@ from hpopt.gpu_proxy.discovery import default_search_dirs, find_proxy_code
 from hpopt.gpu_proxy.endpoint import EndpointConfigError, resolve_endpoint
 from hpopt.gpu_proxy.protocol import PROTOCOL_VERSION
 from hpopt.gpu_proxy.transport import RetryPolicy
+from hpopt.masking import mask_text
 
 if TYPE_CHECKING:
     from hpopt.config import OptimizationConfig
@@ -38,20 +39,20 @@ def proxy_status(config: Optional["OptimizationConfig"] = None, *, probe: bool =
 
             config = load_config()
     except Exception as exc:  # noqa: BLE001 - a status call reports, it does not fail
-        status.update(state="not_configured", error=f"settings: {exc}")
+        status.update(state="not_configured", error=mask_text(f"settings: {exc}"))
         return status
     status.update(enabled=config.use_gpu_proxy, fallback_local=config.gpu_proxy_fallback_local,
                   concurrency=config.gpu_proxy_concurrency)
     code = find_proxy_code(default_search_dirs())
     status["code"] = code.as_dict() if code else {
-        "path": None, "auto_clone": config.gpu_proxy_auto_clone, "repo_url": config.gpu_proxy_repo_url,
+        "path": None, "auto_clone": config.gpu_proxy_auto_clone, "repo_url": mask_text(config.gpu_proxy_repo_url),
         "ref": config.gpu_proxy_ref}
     try:
         endpoint = resolve_endpoint(config.gpu_proxy_endpoint)
     except EndpointConfigError as exc:
-        status.update(state="not_configured" if config.use_gpu_proxy else "disabled", error=str(exc))
+        status.update(state="not_configured" if config.use_gpu_proxy else "disabled", error=mask_text(str(exc)))
         return status
-    status.update(endpoint=endpoint.base_url, endpoint_source=endpoint.source)
+    status.update(endpoint=mask_text(endpoint.base_url), endpoint_source=endpoint.source)
     if not probe:
         return status
     from hpopt.gpu_proxy.client import GpuProxyClient
@@ -61,7 +62,7 @@ def proxy_status(config: Optional["OptimizationConfig"] = None, *, probe: bool =
     try:
         status.update(details=client.probe(timeout_s=timeout_s), reachable=True, state="reachable")
     except Exception as exc:  # noqa: BLE001 - GpuProxyError or anything unexpected: reported
-        status.update(reachable=False, state="unreachable", error=endpoint.redact(str(exc)))
+        status.update(reachable=False, state="unreachable", error=mask_text(endpoint.redact(str(exc))))
     finally:
         client.close()
     return status

@@ -177,6 +177,11 @@ class Worker:
                 except DataProblem as problem:
                     yield ErrorOutput(code=problem.code, message=str(problem)).model_dump()
                     return
+                except Exception as exc:  # noqa: BLE001 - any bad payload gets an error record, never a 500
+                    logger.exception("data of a request could not be resolved")
+                    yield ErrorOutput(code="payload_invalid", message=f"refused: {type(exc).__name__}: {exc}"
+                                      ).model_dump()
+                    return
                 mismatch = check_data_fits_spec(arrays, request.spec)
                 if mismatch:
                     yield ErrorOutput(code="invalid_input", message=f"refused: {mismatch}").model_dump()

@@ -9,7 +9,8 @@ import { $, h, replace } from "./dom.js";
 const ALIASES = { dataset_name: "dataset", max_epochs: "max_epochs_per_trial", gpu_proxy_fallback: "gpu_proxy_fallback_local" };
 // Sent always (the essentials); the rest only when changed, so server HYPEROPT_* defaults apply.
 const PRIMARY = ["dataset", "mode", "optimize_for", "trials", "health_weight", "max_epochs_per_trial", "min_epochs_per_trial"];
-const GPU = ["use_gpu_proxy", "gpu_proxy_endpoint", "gpu_proxy_fallback_local", "gpu_proxy_sample_percentage", "gpu_proxy_use_stratified_sampling"];
+// The endpoint is an operator setting (HYPEROPT_GPU_PROXY_ENDPOINT on the server): shown, never sent.
+const GPU = ["use_gpu_proxy", "gpu_proxy_fallback_local", "gpu_proxy_sample_percentage", "gpu_proxy_use_stratified_sampling"];
 const ADVANCED = ["run_name", "sampler", "pruner", "activation", "n_startup_trials", "n_warmup_steps", "random_seed",
   "early_stopping_patience", "enable_early_stopping", "plot_generation", "timeout_hours", "workers", "precision"];
 const FALLBACK = { trials: { default: 20 }, health_weight: { default: 0.3 }, max_epochs_per_trial: { default: 20 }, min_epochs_per_trial: { default: 5 } };

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Optional
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Query
+from fastapi.exceptions import RequestValidationError
 
 from hpopt.api.deps import errors, get_job, get_manager
-from hpopt.api.manager import JobConflict, JobManager, JobNotFound
+from hpopt.api.manager import JobConflict, JobManager, JobNotFound, QueueFull
 from hpopt.api.schemas import DeletedOut, JobListOut, JobOut, JobStatus, ResumeIn
 from hpopt.api.security import require_api_key
 from hpopt.api.store import JobRecord
@@ -45,7 +46,7 @@ async def stop_job(record: JobRecord = Depends(get_job), manager: JobManager = D
         raise HTTPException(status_code=409, detail=str(exc)) from None
 
 
-@router.post("/{job_id}/resume", response_model=JobOut, status_code=202, responses=errors(400, 404, 409),
+@router.post("/{job_id}/resume", response_model=JobOut, status_code=202, responses=errors(400, 404, 409, 429),
              summary="Resume a stopped, interrupted or failed job")
 async def resume_job(
     record: JobRecord = Depends(get_job),
@@ -55,8 +56,15 @@ async def resume_job(
     """Queue the job again with the same settings and run name, so its Optuna study
     continues where it stopped: finished trials are kept and count towards ``trials``
     (the total). Give a larger ``trials`` to extend a completed job."""
+    limit = manager.settings.max_job_trials
+    if body and body.trials is not None and body.trials > limit:
+        raise RequestValidationError([{"loc": ("body", "trials"), "type": "limit_exceeded",
+                                       "msg": f"trials={body.trials} exceeds this server's limit max_job_trials="
+                                              f"{limit} (set by the operator as HYPEROPT_MAX_JOB_TRIALS)"}])
     try:
         return manager.view(manager.resume(record.job_id, body.trials if body else None))
+    except QueueFull as exc:
+        raise HTTPException(status_code=429, detail=str(exc), headers={"Retry-After": str(exc.retry_after_s)}) from None
     except JobConflict as exc:
         raise HTTPException(status_code=409, detail=str(exc)) from None
 

@@ -15,6 +15,7 @@ from hpopt.api.schemas import DatasetOut, GpuProxyOut, HealthOut, ModeOut, Objec
 from hpopt.api.security import require_api_key
 from hpopt.api.settings import ApiSettings
 from hpopt.config import HEALTH_ONLY_OBJECTIVES, OBJECTIVES_BY_MODE, OptimizationConfig
+from hpopt.masking import mask_text
 
 health_router = APIRouter(tags=["server"])
 router = APIRouter(tags=["server"], dependencies=[Depends(require_api_key)], responses=errors())
@@ -36,7 +37,8 @@ def _gpu_proxy_status() -> GpuProxyOut:
     return GpuProxyOut(
         client_installed=installed,
         credentials_configured=bool(os.environ.get("RUNPOD_API_KEY")),
-        endpoint=os.environ.get("HYPEROPT_GPU_PROXY_ENDPOINT") or None,
+        # /health needs no key: a password in the operator's endpoint URL is masked
+        endpoint=mask_text(os.environ.get("HYPEROPT_GPU_PROXY_ENDPOINT") or "") or None,
         enabled_by_default=os.environ.get("HYPEROPT_USE_GPU_PROXY", "").strip().lower() in _TRUE,
     )
 

@@ -7,11 +7,12 @@ from typing import Any, Union
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
+from starlette.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
 from hpopt.api.deps import errors, get_manager
-from hpopt.api.manager import JobConflict, JobManager
-from hpopt.api.optimize_request import RequestError, config_from_body, optimize_request_schema
+from hpopt.api.manager import JobConflict, JobManager, QueueFull, StudyTaken
+from hpopt.api.optimize_request import RequestError, check_job_limits, config_from_body, optimize_request_schema
 from hpopt.api.schemas import JobOut
 from hpopt.api.security import require_api_key
 
@@ -35,7 +36,7 @@ def _invalid(message: str, key: Any = None, kind: str = "config_error") -> Reque
 
 @router.post(
     "/optimize", status_code=201, response_model=JobOut, summary="Start an optimization job",
-    responses={**errors(409, 413), 422: {"model": ConfigProblems, "description": "a setting is unknown, malformed "
+    responses={**errors(409, 413, 429), 422: {"model": ConfigProblems, "description": "a setting is unknown, malformed "
                                          "or inconsistent: the CLI's message, with the key in loc"}},
     openapi_extra={"requestBody": {"required": False, "content": {"application/json": {
         "schema": optimize_request_schema()}}}},
@@ -47,7 +48,8 @@ async def optimize(request: Request, response: Response, manager: JobManager = D
     health_weight, config_overrides) or the CLI's flat keys, validated by the same config
     model as the CLI: a mistake answers 422 with the CLI's message and the key in ``loc``.
     Server environment variables (HYPEROPT_*) and .env give the defaults, as for the CLI.
-    The job starts at once when a slot is free (max_concurrent_jobs), else waits as pending.
+    The job starts at once when a slot is free (max_concurrent_jobs), else waits as pending;
+    the operator's limits (trials, epochs, workers: 422; queued jobs: 429) name themselves.
     """
     raw = await request.body()
     try:
@@ -55,11 +57,18 @@ async def optimize(request: Request, response: Response, manager: JobManager = D
     except (ValueError, UnicodeDecodeError) as exc:
         raise _invalid(f"the body is not valid JSON: {exc}", kind="json_invalid") from None
     try:
-        config = config_from_body(body, manager.results_dir)
+        config = await run_in_threadpool(  # may read a dataset's headers: off the event loop
+            config_from_body, body, manager.results_dir, data_roots=manager.settings.data_root_paths)
+        check_job_limits(config, manager.settings)
     except RequestError as exc:
         raise _invalid(str(exc), exc.key) from None
     try:
         record = manager.submit(config)
+    except StudyTaken as exc:
+        raise _invalid(str(exc), exc.key, kind="study_taken") from None
+    except QueueFull as exc:
+        raise HTTPException(status_code=429, detail=str(exc),
+                            headers={"Retry-After": str(exc.retry_after_s)}) from None
     except JobConflict as exc:
         raise HTTPException(status_code=409, detail=str(exc)) from None
     response.headers["Location"] = f"/jobs/{record.job_id}"
