@@ -42,7 +42,7 @@ def worker_gone(worker: Optional[str], namespace: Optional[str] = None) -> bool:
         pid = int(pid_text)
     except ValueError:
         return False
-    if pid <= 0:
+    if pid <= 0 or os.name == "nt":  # on Windows os.kill(pid, 0) would terminate the process
         return False
     try:
         os.kill(pid, 0)

@@ -107,10 +107,6 @@ class TrialObjective:
         self.repeats_in_a_row = 0
 
     def __call__(self, trial: optuna.Trial) -> Union[float, tuple[float, float]]:
-        # First of all: a process that dies from here on leaves a trial naming its dead worker,
-        # which the next start fails at once (study.fail_dead_trials) instead of after heartbeats.
-        trial.set_user_attr(WORKER_ATTR, worker_name())
-        trial.set_user_attr(WORKER_NS_ATTR, pid_namespace())
         try:
             interrupts.check()  # a stop requested between trials: start no new one
         except KeyboardInterrupt:
@@ -123,6 +119,11 @@ class TrialObjective:
             raise TrialFailed(f"trial {trial.number} is over the study's cap of {self.config.trials} trials")
         spec = suggest_trial_spec(trial, self.config, self.data_shape)
         trial.set_user_attr(CLAIM_ATTR, _utc_now())
+        # From here a process that dies leaves a trial naming its dead worker, which the next start
+        # fails and re-runs with these parameters at once (study.fail_dead_trials); set only once
+        # sampled, so a trial that names its worker always has a configuration to re-run.
+        trial.set_user_attr(WORKER_ATTR, worker_name())
+        trial.set_user_attr(WORKER_NS_ATTR, pid_namespace())
         self._give_way_if_repeated(trial)
         self.listener.on_trial_started(trial.number, dict(trial.params))
         started = time.perf_counter()
