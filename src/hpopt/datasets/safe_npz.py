@@ -1,6 +1,6 @@
 """.npz files read without unpickling anything.
 
-``np.load(..., allow_pickle=True)`` runs whatever a pickled object array tells it to (a
+``np.load`` with pickles allowed runs whatever a pickled object array tells it to (a
 crafted file can call ``open`` or ``os.system``), so it is never used. Plain arrays are read
 with ``allow_pickle=False``. Keras' imdb.npz and reuters.npz store their sequences as object
 arrays of int lists, which numpy can only write as a pickle; those are *parsed*, not
