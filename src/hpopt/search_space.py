@@ -73,7 +73,7 @@ def suggest_lstm(trial: "optuna.Trial", activation: Optional[str] = None) -> LST
 
 # Per optimizer, the step sizes that train within a short budget: below them a trial is
 # still at chance after its warm-up, above them it diverges (measured in bench/baseline_gap.py).
-LEARNING_RATES = {"adam": (3e-4, 3e-3), "rmsprop": (2e-4, 2e-3), "sgd": (1e-2, 1e-1)}
+LEARNING_RATES = {"adam": (5e-4, 3e-3), "rmsprop": (3e-4, 2e-3), "sgd": (1e-2, 1e-1)}
 
 
 def _suggest_learning_rate(trial: "optuna.Trial", optimizer: str) -> float:
