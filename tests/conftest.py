@@ -26,3 +26,19 @@ def digits():
     from hpopt.datasets import load_dataset
 
     return load_dataset("digits", seed=42)
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A real PostgreSQL: CI's (HYPEROPT_TEST_POSTGRES_URL), else one started here for the session."""
+    from postgres_server import postgres_bin, running_postgres
+
+    url = os.environ.get("HYPEROPT_TEST_POSTGRES_URL")
+    if url:
+        yield url
+        return
+    if postgres_bin() is None:
+        pytest.skip("HYPEROPT_TEST_POSTGRES_URL is unset and PostgreSQL is not installed here "
+                    "(.ci/run installs and starts it)")
+    with running_postgres() as started:
+        yield started

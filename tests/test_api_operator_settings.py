@@ -13,7 +13,6 @@ import time
 import pytest
 
 from api_helpers import TINY, ApiServer, clean_env, wait_status
-from postgres_server import postgres_bin, running_postgres
 
 KEY = "test-key-operator-41d2"
 RUNPOD_KEY = "rp-secret-key-9b7c"
@@ -81,17 +80,6 @@ def test_requests_cannot_choose_where_secrets_go(tmp_path, listener):
     assert RUNPOD_KEY not in server.log()
 
 
-@pytest.fixture(scope="module")
-def postgres_url():
-    url = os.environ.get("HYPEROPT_TEST_POSTGRES_URL")
-    if url:
-        yield url
-        return
-    if postgres_bin() is None:
-        pytest.skip("HYPEROPT_TEST_POSTGRES_URL is unset and PostgreSQL is not installed here: the storage "
-                    "masking test needs a real server (.ci/run starts one)")
-    with running_postgres() as started:
-        yield started
 
 
 def _with_password(url: str) -> str:
