@@ -143,6 +143,7 @@ def test_activation_reaches_the_lstm_dense_head_without_being_searched():
 def test_worker_processes_log_at_the_configured_level(tmp_path, monkeypatch, level):
     import hpopt.interrupts
     import hpopt.runner
+    from hpopt.run_clock import RunClock
     from hpopt.workers import _worker_main
 
     class Stop(Exception):
@@ -164,7 +165,7 @@ def test_worker_processes_log_at_the_configured_level(tmp_path, monkeypatch, lev
     log_file = tmp_path / "worker.log"
     try:
         with pytest.raises(Stop):
-            _worker_main(_config(f"log_level={level}"), "study", str(tmp_path), env, str(log_file))
+            _worker_main(_config(f"log_level={level}"), "study", str(tmp_path), env, str(log_file), RunClock.start(None))
     finally:
         for handler in [h for h in root.handlers if h not in saved_handlers]:
             root.removeHandler(handler)

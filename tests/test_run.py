@@ -120,10 +120,12 @@ def test_median_pruner_prunes_a_bad_trial_early(tmp_path):
     assert trials[3]["epochs_run"] < longest_complete
 
 
-def test_timeout_stops_starting_new_trials(tmp_path):
+def test_a_timeout_too_short_for_any_trial_says_so(tmp_path):
     config = _config(tmp_path, "run_name=timeout", "trials=20", "timeout_hours=0.000001", "plot_generation=none")
-    summary = json.loads((run_optimization(config) / "summary.json").read_text())
-    assert summary["n_trials"] == 1
+    with pytest.raises(NoCompleteTrialsError, match="timeout_hours=1e-06 .* left no time for a trial"):
+        run_optimization(config)
+    summary = json.loads((tmp_path / "results" / "timeout" / "summary.json").read_text())
+    assert summary["n_trials"] == 0 and summary["wall_time"]["timeout_s"] == pytest.approx(0.0036)
 
 
 class _FailingExecutor:

@@ -63,10 +63,11 @@ def _run(config: OptimizationConfig, log_path: Optional[Path]) -> int:
     try:
         from hpopt import interrupts
         from hpopt.cli_progress import TerminalProgress
+        from hpopt.run_clock import process_launch_time
         from hpopt.runner import run_optimization  # lazy: TensorFlow and Optuna load here
 
         interrupts.install()
-        run_dir = run_optimization(config, TerminalProgress())
+        run_dir = run_optimization(config, TerminalProgress(), launched_at=process_launch_time())
     except KeyboardInterrupt:
         logger.info("interrupted by the user", extra={FILE_ONLY: True})
         print("interrupted", file=sys.stderr)

@@ -120,7 +120,8 @@ class OptimizationConfig(BaseModel):
         True, "search", "start a new study with a known-good architecture for the data's modality "
         "(trial 0), so the search begins from a strong baseline")
     timeout_hours: Optional[float] = _f(
-        None, "search", "stop starting new trials after this many hours; none = no limit", gt=0)
+        None, "search", "deadline for the whole run, counted from launch: the running trial stops at a "
+        "batch end and keeps its best epoch, results are written before it; none = no limit", gt=0)
     # training
     max_epochs_per_trial: int = Field(
         20, ge=1, validation_alias=AliasChoices("max_epochs_per_trial", "max_epochs"),

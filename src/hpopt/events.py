@@ -26,6 +26,10 @@ class RunListener:
     def on_epoch(self, number: int, record: EpochRecord) -> None:
         """Trial ``number`` finished an epoch (metrics and live health)."""
 
+    def on_best_so_far(self, point: dict[str, Any]) -> None:
+        """An epoch beat the run's best: best_model.keras now holds it; point has t_s (seconds
+        since launch), trial, epoch, value and val_accuracy."""
+
     def on_trial_finished(self, row: dict[str, Any]) -> None:
         """A trial ended (complete, pruned or failed); row is its summary.json entry."""
 

@@ -4,6 +4,7 @@ and the orchestration of per-trial plots. Matplotlib with the Agg backend: no di
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import Any, Optional
 
@@ -46,6 +47,32 @@ def plot_history(summary: dict[str, Any], path: Path) -> Optional[Path]:
     ax.set_title("Optimization history")
     ax.grid(alpha=0.3)
     ax.legend()
+    return _save(fig, path)
+
+
+def plot_best_over_time(summary: dict[str, Any], path: Path) -> Optional[Path]:
+    """The time-to-target curve: the run's best value against seconds since launch, one step per
+    epoch that beat it (best_so_far.py), so "when was it good enough" can be read off."""
+    points = summary.get("best_over_time") or []
+    if not points:
+        return None
+    fig, ax = plt.subplots(figsize=(7, 4))
+    times = [p["t_s"] for p in points]
+    values = [p["value"] for p in points]
+    end = (summary.get("wall_time") or {}).get("search_s") or times[-1]
+    ax.step([*times, max(end, times[-1])], [*values, values[-1]], where="post", color="tab:green")
+    ax.scatter(times, values, color="tab:green", zorder=3, s=14)
+    for point in points[-3:]:
+        ax.annotate(f"trial {point['trial']} ep {point['epoch']}", (point["t_s"], point["value"]),
+                    textcoords="offset points", xytext=(4, -12), fontsize=7)
+    timeout = (summary.get("wall_time") or {}).get("timeout_s")
+    if timeout:
+        ax.axvline(timeout, color="tab:red", linestyle="--", linewidth=1, label=f"timeout ({timeout:.0f} s)")
+        ax.legend(loc="lower right")
+    ax.set_xlabel("seconds since launch")
+    ax.set_ylabel(f"best so far ({summary['mode']}: {summary['optimize_for']})")
+    ax.set_title("Best model over time")
+    ax.grid(alpha=0.3)
     return _save(fig, path)
 
 
@@ -119,14 +146,20 @@ def plot_health_vs_accuracy(summary: dict[str, Any], path: Path, title: str = "H
 
 
 def write_plots(run_dir: Path, study: optuna.Study, summary: dict[str, Any], generation: str,
-                evaluation: Optional[dict[str, Any]], dataset: Any) -> dict[str, Any]:
-    """All plots for the run; returns {"study": {name: path}, "trials": {n: {name: path}}}."""
+                evaluation: Optional[dict[str, Any]], dataset: Any,
+                deadline: Optional[float] = None) -> dict[str, Any]:
+    """All plots for the run; returns {"study": {name: path}, "trials": {n: {name: path}},
+    "skipped_trials": [n, ...]}.
+
+    With a ``deadline`` (unix time: the run's timeout) the study plots and the best trial's come
+    first and the other trials' plots stop once it passes; the skipped trials are listed."""
     if generation == "none":
-        return {"study": {}, "trials": {}}
+        return {"study": {}, "trials": {}, "skipped_trials": []}
     plots_dir = run_dir / "plots"
     study_plots: dict[str, Path] = {}
     for name, make in (
         ("optimization_history", lambda p: plot_history(summary, p)),
+        ("best_over_time", lambda p: plot_best_over_time(summary, p)),
         ("param_importances", lambda p: plot_importances(study, p)),
         ("intermediate_values", lambda p: plot_intermediate(summary, p)),
         ("health_vs_accuracy", lambda p: plot_health_vs_accuracy(summary, p)),
@@ -142,14 +175,21 @@ def write_plots(run_dir: Path, study: optuna.Study, summary: dict[str, Any], gen
             study_plots[name] = path
     best = summary.get("best_trial")
     best_number = best["number"] if best else None
-    numbers = [t["number"] for t in summary["trials"]]
-    if generation == "best":
-        numbers = [best_number] if best_number is not None else []
-    per_trial = {}
+    numbers = [best_number] if best_number is not None else []
+    if generation == "all":
+        numbers += [t["number"] for t in summary["trials"] if t["number"] != best_number]
+    per_trial: dict[int, Any] = {}
+    skipped: list[int] = []
     for number in numbers:
+        if deadline is not None and number != best_number and time.time() >= deadline:
+            skipped.append(number)
+            continue
         try:
             per_trial[number] = trial_plots.write_trial_plots(
                 run_dir, number, evaluation if number == best_number else None, dataset)
         except Exception:
             logger.exception("plots of trial %s failed", number)
-    return {"study": study_plots, "trials": per_trial}
+    if skipped:
+        logger.warning("the run's timeout: plots of %d trials not drawn (%s)", len(skipped),
+                       ", ".join(map(str, skipped[:10])) + (" ..." if len(skipped) > 10 else ""))
+    return {"study": study_plots, "trials": per_trial, "skipped_trials": skipped}

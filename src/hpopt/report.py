@@ -7,6 +7,7 @@ from typing import Any
 
 PLOT_READINGS = {
     "optimization_history": "Each dot is a trial; the line is the best value so far. A flat line at the end means more trials would likely not help.",
+    "best_over_time": "The run's best value against seconds since launch: each step is an epoch that beat it (its model became best_model.keras at that moment).",
     "param_importances": "How much each hyperparameter explained the objective; tune the top ones first.",
     "intermediate_values": "Validation accuracy per epoch; orange lines are trials the pruner stopped early.",
     "health_vs_accuracy": "Top right is best: accurate and healthy. A model high but far left is accurate yet unhealthy.",
@@ -34,6 +35,25 @@ def _image(run_dir: Path, name: str, path: Path) -> list[str]:
     return [f"![{name}]({path.relative_to(run_dir).as_posix()})", "", f"*{PLOT_READINGS.get(name, '')}*", ""]
 
 
+def _timing_lines(summary: dict[str, Any]) -> list[str]:
+    """Wall time against the timeout: the search, then the finishing work (test, plots, report)."""
+    wall = summary.get("wall_time")
+    if not wall:
+        return []
+    text = (f"Wall time {wall['total_s']:.1f} s from launch: search {wall['search_s']:.1f} s, then "
+            f"{wall['finalize_s']:.1f} s for the test evaluation, summary and plots")
+    if wall.get("timeout_s"):
+        met = "within" if wall.get("deadline_met") else "**past**"
+        text += f"; {met} the timeout of {wall['timeout_s']:.0f} s"
+    stopped = [t["number"] for t in summary["trials"] if t.get("stop_reason") == "deadline"]
+    if stopped:
+        text += f"; trial {stopped[0]} was stopped at the deadline and kept its best epoch"
+    skipped = wall.get("plots_skipped_for_timeout") or []
+    if skipped:
+        text += f"; plots of {len(skipped)} trials were not drawn for lack of time"
+    return [text + ".", ""]
+
+
 def write_report(run_dir: Path, summary: dict[str, Any], plots: dict[str, Any]) -> Path:
     lines = [f"# Optimization report: {summary['run_name']}", ""]
     lines += [
@@ -45,6 +65,7 @@ def write_report(run_dir: Path, summary: dict[str, Any], plots: dict[str, Any]) 
         f"{summary['n_trials']} trials: {summary['n_complete']} complete, {summary['n_pruned']} pruned, "
         f"{summary.get('n_no_learning', 0)} stopped at chance level (no learning), {summary['n_failed']} failed, in {summary['wall_s']:.0f} s.",
         "",
+        *_timing_lines(summary),
         "## Best result",
         "",
     ]

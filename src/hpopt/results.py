@@ -72,6 +72,7 @@ def trial_row(trial: FrozenTrial) -> dict[str, Any]:
         "execution": attrs.get("execution", "local"),
         "worker": attrs.get("worker"),
         "failure": attrs.get("failure"),
+        "stop_reason": attrs.get(STOP_REASON_ATTR),
         "interrupted": bool(attrs.get("interrupted", False)),
         "history": attrs.get("history", []),
     })
@@ -110,7 +111,7 @@ def place_best_model(run_dir: Path, best_number: Optional[int], keep: set[int]) 
     source = models_dir / f"trial_{best_number}.keras"
     if source.exists():
         shutil.copyfile(source, target)
-    elif not (target.exists() and _previous_best_number(run_dir) == best_number):
+    elif not (target.exists() and previous_best_number(run_dir) == best_number):
         logger.warning("the model of the best trial (%d) is not in %s; best_model.keras not written",
                        best_number, models_dir)
         return None
@@ -123,7 +124,7 @@ def place_best_model(run_dir: Path, best_number: Optional[int], keep: set[int]) 
     return target
 
 
-def _previous_best_number(run_dir: Path) -> Optional[int]:
+def previous_best_number(run_dir: Path) -> Optional[int]:
     try:
         return json.loads((run_dir / "summary.json").read_text())["best_trial"]["number"]
     except (OSError, ValueError, KeyError, TypeError):

@@ -6,6 +6,7 @@ wires datasets, the study, an executor and the results writer together.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import time
@@ -16,18 +17,26 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import optuna  # noqa: E402
 
+from hpopt.best_so_far import BestSoFar, read_best_so_far  # noqa: E402
 from hpopt.datasets import load_dataset  # noqa: E402
 from hpopt.events import RunListener  # noqa: E402
-from hpopt.results import best_trials, build_summary, place_best_model, trial_row, write_hyperparameters, write_summary  # noqa: E402
+from hpopt.objectives import study_directions  # noqa: E402
+from hpopt.results import (best_trials, build_summary, place_best_model, previous_best_number, trial_row,  # noqa: E402
+                           write_hyperparameters, write_summary)
+from hpopt.run_clock import RunClock  # noqa: E402
 from hpopt.search_space import baseline_params  # noqa: E402
 from hpopt.spec import DataShape  # noqa: E402
 from hpopt.study import counted_trials, fail_dead_trials, gave_way, open_or_create_study, retried_numbers  # noqa: E402
-from hpopt.trial_objective import StopAtCap, TrialFailed, TrialObjective, pruning_applies  # noqa: E402
+from hpopt.trial_objective import TRIAL_MODELS_DIR, StopAtCap, TrialFailed, TrialObjective, pruning_applies  # noqa: E402
 
 if TYPE_CHECKING:
     from hpopt.config import OptimizationConfig
 
 logger = logging.getLogger(__name__)
+
+
+# Seconds before the timeout at which per-trial plots (other than the best trial's) stop being drawn.
+PLOTS_MARGIN_S = 3.0
 
 
 class NoCompleteTrialsError(RuntimeError):
@@ -94,12 +103,33 @@ def warn_if_pruner_idle(config: "OptimizationConfig") -> None:
                "silence this)", config.pruner, why)
 
 
-def run_optimization(config: "OptimizationConfig", listener: Optional[RunListener] = None) -> Path:
+def best_so_far_for(config: "OptimizationConfig", run_dir: Path, clock: RunClock) -> Optional[BestSoFar]:
+    """The per-epoch best-model keeper; none for pareto mode (a front has no single best)."""
+    if config.mode == "pareto":
+        return None
+    maximize = study_directions(config.mode, config.optimize_for)[0] == "maximize"
+    return BestSoFar(run_dir, clock, maximize=maximize, save_models=config.save_best_model)
+
+
+def _begin_best_so_far(best: Optional[BestSoFar], study: optuna.Study, run_dir: Path) -> None:
+    if best is None:
+        return
+    complete = best_trials(study)
+    earlier = previous_best_number(run_dir)
+    best.begin(complete[0].value if complete else None,
+               run_dir / TRIAL_MODELS_DIR / f"trial_{earlier}.keras" if earlier is not None else None)
+
+
+def run_optimization(config: "OptimizationConfig", listener: Optional[RunListener] = None,
+                     launched_at: Optional[float] = None) -> Path:
     """Run (or resume) the study the config describes and write its results folder.
 
+    ``launched_at`` (unix time; default: now) is where ``timeout_hours`` counts from: the CLI
+    and the API's job processes pass their process's launch, so start-up is inside the budget.
     Raises KeyboardInterrupt after writing the results of finished trials when the user
     presses Ctrl-C, and NoCompleteTrialsError when no trial completed.
     """
+    clock = RunClock.start(config.timeout_hours, launched_at)
     listener = listener or RunListener()
     route_optuna_logs()
     warn_if_pruner_idle(config)
@@ -116,6 +146,8 @@ def run_optimization(config: "OptimizationConfig", listener: Optional[RunListene
     # one storage would otherwise both enqueue (and train) the baseline.
     if config.warm_start and created:
         study.enqueue_trial(baseline_params(shape, config.activation, config.max_epochs_per_trial))
+    best = best_so_far_for(config, run_dir, clock)
+    _begin_best_so_far(best, study, run_dir)
     already = counted_trials(study)
     remaining = max(0, config.trials - already)
     listener.on_run_started({
@@ -130,49 +162,71 @@ def run_optimization(config: "OptimizationConfig", listener: Optional[RunListene
         if remaining and config.workers > 1:
             from hpopt.workers import run_worker_pool
 
-            run_worker_pool(config.model_copy(update={"run_name": run_name}), study, run_dir, listener)
+            run_worker_pool(config.model_copy(update={"run_name": run_name}), study, run_dir, listener, clock)
         elif remaining:
-            optimize_in_process(config, study, dataset, shape, run_dir, listener)
+            optimize_in_process(config, study, dataset, shape, run_dir, listener, clock)
     except KeyboardInterrupt:
         interrupted = True
         logger.warning("interrupted: writing the results of the finished trials")
-    summary = finalize_run(config, study, dataset, run_dir, time.perf_counter() - started, interrupted)
+    search_ended_at = time.time()
+    summary = finalize_run(config, study, dataset, run_dir, time.perf_counter() - started, interrupted,
+                           clock=clock, search_ended_at=search_ended_at)
     listener.on_run_finished(summary)
     if interrupted:
         raise KeyboardInterrupt
     if summary["n_complete"] == 0:
         failures = [t["failure"] for t in summary["trials"] if t.get("failure")]
         hint = f"; first failure: {failures[0]}" if failures else ""
+        if not summary["n_trials"] and clock.timeout_s is not None:
+            hint = (f"; timeout_hours={config.timeout_hours:g} ({clock.timeout_s:.0f} s from launch) left no time "
+                    "for a trial: raise it")
         raise NoCompleteTrialsError(f"no trial completed ({summary['n_trials']} trials){hint}; see {run_dir}")
     return run_dir
 
 
 def optimize_in_process(config: "OptimizationConfig", study: optuna.Study, dataset: Any, shape: DataShape,
-                        run_dir: Path, listener: RunListener) -> None:
+                        run_dir: Path, listener: RunListener, clock: Optional[RunClock] = None) -> None:
     """Run trials in this process until the study holds ``config.trials`` trials (all workers
-    together), the timeout passes, or Ctrl-C."""
+    together), the search deadline passes (the running trial stops at a batch end), or Ctrl-C."""
+    clock = clock or RunClock.start(config.timeout_hours)
+    time_left = clock.search_time_left()
+    if time_left is not None and time_left <= 0:
+        logger.warning("no time left for trials: the run's deadline (timeout_hours) has passed")
+        return
     executor = make_executor(config)
-    objective = TrialObjective(config, dataset, shape, executor, run_dir, listener)
+    objective = TrialObjective(config, dataset, shape, executor, run_dir, listener, clock,
+                               best_so_far_for(config, run_dir, clock))
 
     def notify(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         if not gave_way(trial):
             listener.on_trial_finished(trial_row(trial))
 
+    # TensorFlow leaves ~10^6 long-lived objects; each trial's clear_session and gc.collect would
+    # walk them all (0.25 s per collection on a CLI run, seconds in a long-lived process). Frozen
+    # now, a collection only walks what the trials create.
+    gc.freeze()
     try:
         study.optimize(
             objective,
-            timeout=config.timeout_hours * 3600 if config.timeout_hours else None,
+            timeout=clock.search_time_left(),  # now: set-up above took some of it
             catch=(TrialFailed,),
             callbacks=[notify, StopAtCap(config.trials)],
             n_jobs=getattr(executor, "concurrency", 1),  # remote executors keep several trials in flight
         )
     finally:
+        gc.unfreeze()
         getattr(executor, "close", lambda: None)()  # cancels remote jobs still in flight
 
 
 def finalize_run(config: "OptimizationConfig", study: optuna.Study, dataset: Any, run_dir: Path,
-                 wall_s: float, interrupted: bool) -> dict[str, Any]:
-    """Write summary.json, trials.csv, the best model and its test accuracy, plots and report."""
+                 wall_s: float, interrupted: bool, clock: Optional[RunClock] = None,
+                 search_ended_at: Optional[float] = None) -> dict[str, Any]:
+    """Write summary.json, trials.csv, the best model and its test accuracy, plots and report.
+
+    The model, test evaluation and summary come first, inside the time the deadline reserved;
+    summary.json's ``wall_time`` is written again after the plots, so it shows both parts."""
+    clock = clock or RunClock.start(None, time.time() - wall_s)
+    search_ended_at = time.time() if search_ended_at is None else search_ended_at
     from hpopt.evaluation import evaluate_on_test
     from hpopt.plots import write_plots
     from hpopt.report import write_report
@@ -201,7 +255,22 @@ def finalize_run(config: "OptimizationConfig", study: optuna.Study, dataset: Any
         run_name=run_dir.name, config=config, study=study, rows=rows, wall_s=wall_s, best=best,
         test_metrics=test_metrics, dataset_summary=dataset.summary(), interrupted=interrupted,
     )
+    timeline = read_best_so_far(run_dir)
+    summary["best_over_time"] = timeline.get("points", [])
+    summary["wall_time"] = _wall_time(clock, search_ended_at, timeline)
     write_summary(run_dir, summary)
-    plots = write_plots(run_dir, study, summary, config.plot_generation, evaluation, dataset)
+    plots_deadline = None if clock.timeout_s is None else clock.launched_at + clock.timeout_s - PLOTS_MARGIN_S
+    plots = write_plots(run_dir, study, summary, config.plot_generation, evaluation, dataset, plots_deadline)
+    summary["wall_time"] = dict(_wall_time(clock, search_ended_at, timeline),
+                                plots_skipped_for_timeout=plots["skipped_trials"])
+    write_summary(run_dir, summary)
     write_report(run_dir, summary, plots)
+    if summary["wall_time"]["deadline_met"] is False:
+        logger.warning("the run took %.1f s, past its timeout of %.0f s (search %.1f s, finishing %.1f s)",
+                       summary["wall_time"]["total_s"], clock.timeout_s, summary["wall_time"]["search_s"],
+                       summary["wall_time"]["finalize_s"])
     return summary
+
+
+def _wall_time(clock: RunClock, search_ended_at: float, timeline: dict[str, Any]) -> dict[str, Any]:
+    return {**clock.wall_time(search_ended_at), "first_epoch_started_s": timeline.get("first_epoch_started_s")}

@@ -99,6 +99,10 @@ class TrialSpec(_Strict):
     no_learning_after: Optional[int] = Field(
         default=None, ge=1,
         description="epochs after which a trial still at chance level is stopped (status no_learning)")
+    time_limit_s: Optional[float] = Field(
+        default=None, gt=0,
+        description="the run's deadline: training stops at the end of the batch once it has run this "
+                    "long; the trial keeps its best epoch (stop_reason deadline)")
     health: HealthOptions = HealthOptions()
     objective: ObjectiveSpec = ObjectiveSpec()
     precision: Literal["auto", "float32", "mixed_float16"] = Field(
@@ -146,6 +150,7 @@ class TrialResult(BaseModel):
     execution: Literal["local", "gpu_proxy"] = "local"
     worker: str = ""
     failure: Optional[str] = None
+    stop_reason: Optional[str] = None  # "deadline": the run's time was up (the trial is complete)
     model: Any = Field(default=None, exclude=True)  # the trained Keras model, local only
 
     @property

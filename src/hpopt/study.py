@@ -36,6 +36,7 @@ WORKER_ATTR = "worker"  # "<host>:<pid>" of the process running the trial (ident
 WORKER_NS_ATTR = "worker_pid_namespace"  # its PID namespace (identity.pid_namespace), where known
 DIED_ATTR = "worker_died"  # set on a trial failed because its worker process was found dead
 OVER_CAP_ATTR = "over_cap"
+AFTER_DEADLINE_ATTR = "after_deadline"  # sampled in the instant the run's deadline passed: not trained
 DUPLICATE_ATTR = "duplicate_of"
 CLAIM_ATTR = "started_at"  # set as soon as a trial has sampled: it claims its configuration
 FINGERPRINT_ATTR = "hpopt_fingerprint"
@@ -220,9 +221,10 @@ def retried_numbers(trials: list[optuna.trial.FrozenTrial]) -> dict[int, int]:
 
 
 def gave_way(trial: optuna.trial.FrozenTrial) -> bool:
-    """A trial that ended untrained because it was over the cap or repeated a configuration:
-    not a trial of the run (never counted, never listed in summaries)."""
-    return bool(trial.user_attrs.get(OVER_CAP_ATTR)) or trial.user_attrs.get(DUPLICATE_ATTR) is not None
+    """A trial that ended untrained because it was over the cap, after the deadline or repeated a
+    configuration: not a trial of the run (never counted, never listed in summaries)."""
+    attrs = trial.user_attrs
+    return bool(attrs.get(OVER_CAP_ATTR) or attrs.get(AFTER_DEADLINE_ATTR)) or attrs.get(DUPLICATE_ATTR) is not None
 
 
 def counts_towards_cap(trial: optuna.trial.FrozenTrial, retried: dict[int, int], *, in_flight: bool) -> bool:

@@ -43,7 +43,9 @@ class EpochReporter(Protocol):
     """Receives each epoch's record; raises optuna.TrialPruned to stop the trial.
 
     A reporter may also have ``model_built(architecture)``, called once with the layers
-    (name, type, output_shape, params) before training starts.
+    (name, type, output_shape, params) before training starts; ``training_started()``, called
+    when the first epoch begins; and ``epoch_model(record, model)``, called after each epoch with
+    the model as it is then, so the run's best model can be kept the moment an epoch beats it.
     """
 
     def report(self, record: EpochRecord) -> None: ...
@@ -77,7 +79,7 @@ class _TrialCallback(keras.callbacks.Callback):
     """Per-epoch bookkeeping: records, best weights, early stopping, NaN guard, health."""
 
     def __init__(self, spec: TrialSpec, reporter: Optional[EpochReporter], recorder: Optional[HealthRecorder],
-                 chance: ChanceLevel) -> None:
+                 chance: ChanceLevel, started: float) -> None:
         super().__init__()
         self.spec = spec
         self.reporter = reporter
@@ -92,13 +94,27 @@ class _TrialCallback(keras.callbacks.Callback):
         self.best_epoch = 0
         self.best_weights: Optional[list[np.ndarray]] = None
         self.failure: Optional[str] = None
+        self.time_up = False  # spec.time_limit_s passed: the run's deadline, not a failure
         self._epoch_started = 0.0
+        self._started = started  # run_trial's start: spec.time_limit_s counts from there (model build included)
+
+    def on_train_begin(self, logs: Optional[dict] = None) -> None:
+        if self.reporter is not None and hasattr(self.reporter, "training_started"):
+            self.reporter.training_started()
+
+    def _check_time_limit(self) -> None:
+        limit = self.spec.time_limit_s
+        if limit is not None and not self.time_up and time.perf_counter() - self._started >= limit:
+            logger.info("the run's deadline: stopping after this batch (epoch %d)", len(self.history) + 1)
+            self.time_up = True
+            self.model.stop_training = True
 
     def on_epoch_begin(self, epoch: int, logs: Optional[dict] = None) -> None:
         self._epoch_started = time.perf_counter()
 
     def on_train_batch_end(self, batch: int, logs: Optional[dict] = None) -> None:
         interrupts.check()  # Ctrl-C / API stop: end the trial here, at a safe point
+        self._check_time_limit()
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(float(loss)):
             self.failure = f"non-finite loss ({float(loss)}) at epoch {len(self.history) + 1}, batch {batch + 1}"
@@ -127,10 +143,13 @@ class _TrialCallback(keras.callbacks.Callback):
             self.best_epoch = number
             self.best_weights = self.model.get_weights()
         record.value = self._epoch_value(record)
-        record.final = self._stops_after(record) or number >= self.spec.epochs
+        self._check_time_limit()  # a deadline that passed during validation ends the trial here too
+        record.final = self.time_up or self._stops_after(record) or number >= self.spec.epochs
         if record.final:
             self.model.stop_training = True
         if self.reporter is not None:
+            if hasattr(self.reporter, "epoch_model"):
+                self.reporter.epoch_model(record, self.model)
             self.reporter.report(record)  # may raise optuna.TrialPruned (never on a final epoch)
 
     def _stops_after(self, record: EpochRecord) -> bool:
@@ -206,6 +225,7 @@ def run_trial(
     caller decides what that means for the study. Memory is released between trials
     (clear_session + gc) so a long study does not grow.
     """
+    entered = time.perf_counter()
     keras.backend.clear_session()
     keras.utils.set_random_seed(spec.seed)
     steps = steps_per_epoch(spec, len(data.x_train))
@@ -216,7 +236,7 @@ def run_trial(
     probe_size = min(spec.health.sample_size, len(data.x_val))
     x_probe, y_probe = data.x_val[:probe_size], data.y_val[:probe_size]
     recorder = HealthRecorder(model, x_probe, y_probe) if spec.health.enabled else None
-    callback = _TrialCallback(spec, reporter, recorder, ChanceLevel(data.y_train, data.y_val))
+    callback = _TrialCallback(spec, reporter, recorder, ChanceLevel(data.y_train, data.y_val), entered)
     callback.param_count, callback.model_bytes = model.count_params(), _weight_bytes(model)
     batch_size = spec.architecture.batch_size
     repeat = steps * batch_size > len(data.x_train)
@@ -269,6 +289,7 @@ def run_trial(
         architecture=architecture,
         worker=worker_name(),
         failure=callback.failure,
+        stop_reason="deadline" if callback.time_up and status == "complete" else None,
         model=model if keep_model and status == "complete" else None,
     )
     del callback, recorder

@@ -11,12 +11,14 @@ from typing import TYPE_CHECKING, Any, Optional, Union
 import optuna
 
 from hpopt import interrupts
+from hpopt.best_so_far import BestSoFar
 from hpopt.events import RunListener
 from hpopt.jsonutil import write_json
 from hpopt.objectives import prunable, score_breakdown, trial_value
+from hpopt.run_clock import RunClock
 from hpopt.search_space import suggest_trial_spec
 from hpopt.spec import DataShape, EpochRecord
-from hpopt.study import (CLAIM_ATTR, DUPLICATE_ATTR, INTERRUPTED_ATTR, OVER_CAP_ATTR, WORKER_ATTR,
+from hpopt.study import (AFTER_DEADLINE_ATTR, CLAIM_ATTR, DUPLICATE_ATTR, INTERRUPTED_ATTR, OVER_CAP_ATTR, WORKER_ATTR,
                          WORKER_NS_ATTR, counts_towards_cap, repeated_configuration, retried_numbers)
 from hpopt.identity import pid_namespace, worker_name
 
@@ -29,7 +31,8 @@ logger = logging.getLogger(__name__)
 
 TRIAL_MODELS_DIR = "trial_models"
 TRIAL_DETAILS_DIR = "trials"
-# Why a trial ended early when it is not the pruner's doing: "no_learning" (at chance level).
+# Why a trial ended early when it is not the pruner's doing: "no_learning" (at chance level, state
+# pruned) or "deadline" (the run's timeout: state complete, with its best epoch).
 STOP_REASON_ATTR = "stop_reason"
 # Samples in a row that repeat a configuration before this worker calls the space exhausted.
 MAX_REPEATS_IN_A_ROW = 20
@@ -42,14 +45,28 @@ class TrialFailed(Exception):
 class OptunaReporter:
     """Forwards epochs to listeners and to Optuna's pruner (locally, or replayed from a worker)."""
 
-    def __init__(self, trial: optuna.Trial, listener: RunListener, prune: bool, epochs: int) -> None:
+    def __init__(self, trial: optuna.Trial, listener: RunListener, prune: bool, epochs: int,
+                 best: Optional[BestSoFar] = None) -> None:
         self.trial = trial
         self.listener = listener
         self.prune = prune
         self.epochs = epochs
+        self.best = best
 
     def model_built(self, architecture: list[dict[str, Any]]) -> None:
         self.listener.on_model_built(self.trial.number, architecture)
+
+    def training_started(self) -> None:
+        if self.best is not None:
+            self.best.training_started()
+
+    def epoch_model(self, record: EpochRecord, model: Any) -> None:
+        """The run's best model is kept the moment an epoch beats it (best_so_far.py)."""
+        if self.best is None:
+            return
+        point = self.best.offer(self.trial.number, record, model.save)
+        if point is not None:
+            self.listener.on_best_so_far(point)
 
     def report(self, record: EpochRecord) -> None:
         self.listener.on_epoch(self.trial.number, record)
@@ -96,8 +113,11 @@ class TrialObjective:
     """Callable passed to ``study.optimize``; one instance per run."""
 
     def __init__(self, config: "OptimizationConfig", data: "TrainingData", data_shape: DataShape,
-                 executor: "Executor", run_dir: Path, listener: Optional[RunListener] = None) -> None:
+                 executor: "Executor", run_dir: Path, listener: Optional[RunListener] = None,
+                 clock: Optional[RunClock] = None, best: Optional[BestSoFar] = None) -> None:
         self.config = config
+        self.clock = clock or RunClock.start(None)
+        self.best = best
         self.data = data
         self.data_shape = data_shape
         self.executor = executor
@@ -118,6 +138,13 @@ class TrialObjective:
             trial.study.stop()
             raise TrialFailed(f"trial {trial.number} is over the study's cap of {self.config.trials} trials")
         spec = suggest_trial_spec(trial, self.config, self.data_shape)
+        time_left = self.clock.search_time_left()
+        if time_left is not None:
+            if time_left <= 0:  # sampled in the instant the deadline passed: give way, untrained
+                trial.set_user_attr(AFTER_DEADLINE_ATTR, True)
+                trial.study.stop()
+                raise TrialFailed(f"trial {trial.number} would start after the run's deadline")
+            spec = spec.model_copy(update={"time_limit_s": time_left})
         trial.set_user_attr(CLAIM_ATTR, _utc_now())
         # From here a process that dies leaves a trial naming its dead worker, which the next start
         # fails and re-runs with these parameters at once (study.fail_dead_trials); set only once
@@ -128,7 +155,8 @@ class TrialObjective:
         self.listener.on_trial_started(trial.number, dict(trial.params))
         started = time.perf_counter()
         try:
-            result = self.executor.run(spec, self.data, OptunaReporter(trial, self.listener, self.prune, spec.epochs))
+            reporter = OptunaReporter(trial, self.listener, self.prune, spec.epochs, self.best)
+            result = self.executor.run(spec, self.data, reporter)
         except KeyboardInterrupt:
             trial.set_user_attr(INTERRUPTED_ATTR, True)
             trial.set_user_attr("finished_at", _utc_now())
@@ -142,6 +170,8 @@ class TrialObjective:
             raise TrialFailed(f"{type(error).__name__}: {error}") from error
         self._record(trial, result, started, failure=result.failure)
         self._write_details(trial.number, spec.model_dump(mode="json"), result)
+        if result.stop_reason:
+            trial.set_user_attr(STOP_REASON_ATTR, result.stop_reason)
         if result.status == "no_learning":
             trial.set_user_attr(STOP_REASON_ATTR, "no_learning")
             raise optuna.TrialPruned(f"no learning: still at chance level after epoch {result.epochs_run}")

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
     from hpopt.config import OptimizationConfig
     from hpopt.events import RunListener
+    from hpopt.run_clock import RunClock
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ def worker_environment(index: int, workers: int, gpus: list[str], assign_gpus: b
 
 
 def _worker_main(config: "OptimizationConfig", study_name: str, run_dir: str, env: dict[str, str],
-                 log_file: Optional[str]) -> None:
+                 log_file: Optional[str], clock: "RunClock") -> None:
     """Entry of a worker process (spawned: nothing inherited but its arguments)."""
     os.environ.update(env)  # before TensorFlow is imported
     from hpopt import interrupts
@@ -83,7 +84,7 @@ def _worker_main(config: "OptimizationConfig", study_name: str, run_dir: str, en
         route_optuna_logs()
         dataset = load_run_data(config)
         study = open_study(config, study_name, worker_index=int(env["HYPEROPT_WORKER_INDEX"]))
-        optimize_in_process(config, study, dataset, data_shape(dataset), Path(run_dir), RunListener())
+        optimize_in_process(config, study, dataset, data_shape(dataset), Path(run_dir), RunListener(), clock)
     except KeyboardInterrupt:
         raise SystemExit(130)
 
@@ -92,8 +93,9 @@ class WorkerPool:
     """The worker processes of one run, supervised until the study is done."""
 
     def __init__(self, config: "OptimizationConfig", study: "optuna.Study", run_dir: Path,
-                 listener: "RunListener") -> None:
+                 listener: "RunListener", clock: "RunClock") -> None:
         self.config = config
+        self.clock = clock  # one deadline for every worker
         self.study = study
         self.run_dir = run_dir
         self.listener = listener
@@ -115,7 +117,7 @@ class WorkerPool:
         env = worker_environment(index, self.config.workers, self.gpus, self.config.assign_gpus_to_workers)
         process = self.context.Process(
             target=_worker_main, name=f"hpopt-worker-{index}",
-            args=(self.config, self.study.study_name, str(self.run_dir), env, self.log_file))
+            args=(self.config, self.study.study_name, str(self.run_dir), env, self.log_file, self.clock))
         process.start()
         self.processes[index] = process
         logger.info("worker %d started (pid %s%s)", index, process.pid,
@@ -198,9 +200,10 @@ class WorkerPool:
 
 
 def run_worker_pool(config: "OptimizationConfig", study: "optuna.Study", run_dir: Path,
-                    listener: "RunListener") -> None:
-    """Run the study on ``config.workers`` processes until it holds ``config.trials`` trials."""
-    pool = WorkerPool(config, study, run_dir, listener)
+                    listener: "RunListener", clock: "RunClock") -> None:
+    """Run the study on ``config.workers`` processes until it holds ``config.trials`` trials
+    or the run's deadline passes."""
+    pool = WorkerPool(config, study, run_dir, listener, clock)
     try:
         for _ in range(3):  # a round, then again if a lost trial was re-queued after the last worker ended
             for index in range(config.workers):

@@ -126,6 +126,9 @@ class EventLogListener(RunListener):
         self.writer.write("epoch", trial=number, record=data)
         self.interrupts.check()
 
+    def on_best_so_far(self, point: dict[str, Any]) -> None:
+        self.writer.write("best_so_far", point=point)
+
     def on_trial_finished(self, row: dict[str, Any]) -> None:
         self.writer.write("trial_finished", trial=row.get("number"), row=row)
         self.interrupts.check()
@@ -204,10 +207,11 @@ def run_job(job_dir: Path, attempt: int, parent_pid: Optional[int], nice: int, h
         writer.write("job_started", attempt=attempt, pid=os.getpid(), directions=_directions(config))
         outcome, error, code = "completed", None, EXIT_COMPLETED
         try:
+            from hpopt.run_clock import process_launch_time
             from hpopt.runner import run_optimization  # TensorFlow loads here, in the job process only
 
             _prepare_storage(config, job_dir.parent)
-            run_optimization(config, EventLogListener(writer, interrupts))
+            run_optimization(config, EventLogListener(writer, interrupts), launched_at=process_launch_time())
         except KeyboardInterrupt:
             outcome, error, code = "interrupted", interrupts.reason, EXIT_INTERRUPTED
         except Exception as exc:  # noqa: BLE001 - the job's outcome must reach the server whatever failed

@@ -14,7 +14,7 @@ from hpopt.api.event_log import EventTail
 __all__ = ["JobLive", "best_of", "trends_of", "first_value"]
 
 # Events the job process writes (hpopt.api.job_runner); only some are forwarded to clients.
-FORWARDED = ("run_started", "trial_started", "model_built", "epoch", "trial_finished", "run_finished")
+FORWARDED = ("run_started", "trial_started", "model_built", "epoch", "best_so_far", "trial_finished", "run_finished")
 
 
 def first_value(row: dict[str, Any]) -> Optional[float]:
@@ -71,6 +71,7 @@ class JobLive:
         self.architectures: dict[int, list[dict[str, Any]]] = {}  # per trial, from model_built
         self.outcome: Optional[dict[str, Any]] = None
         self.summary: Optional[dict[str, Any]] = None
+        self.best_so_far: Optional[dict[str, Any]] = None  # the best epoch yet (best_model.keras holds it)
 
     @property
     def direction(self) -> str:
@@ -88,7 +89,7 @@ class JobLive:
         if kind == "job_started":
             self.attempt = int(event.get("attempt") or self.attempt + 1)
             self.directions = list(event.get("directions") or self.directions)
-            self.current, self.outcome, self.summary = None, None, None
+            self.current, self.outcome, self.summary, self.best_so_far = None, None, None, None
         elif kind == "run_started":
             self.run_info = event.get("info")
         elif kind == "trial_started":
@@ -98,6 +99,8 @@ class JobLive:
             self.architectures[event["trial"]] = list(event.get("architecture") or [])
         elif kind == "epoch" and self.current is not None and self.current["number"] == event.get("trial"):
             self.current["epochs"].append(event.get("record") or {})
+        elif kind == "best_so_far" and isinstance(event.get("point"), dict):
+            self.best_so_far = event["point"]
         elif kind == "trial_finished":
             row = event.get("row") or {}
             if isinstance(row.get("number"), int):

@@ -72,6 +72,9 @@ class ProgressOut(BaseModel):
     current_trial: Optional[int] = None
     current_epoch: Optional[int] = None
     best_value: Number = None
+    best_so_far: Optional[dict[str, Any]] = Field(
+        None, description="the best epoch of any trial yet (t_s since launch, trial, epoch, value, "
+                          "val_accuracy): best_model.keras holds it while the run goes on")
 
 
 class JobOut(BaseModel):

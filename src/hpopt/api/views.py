@@ -83,7 +83,7 @@ def job_view(record: JobRecord, live: JobLive, summary: Optional[dict[str, Any]]
     progress = {"trials_total": int(config.get("trials") or 0), **_counts(rows),
                 "current_trial": current["number"] if current else None,
                 "current_epoch": len(current["epochs"]) if current else None,
-                "best_value": first_value(best) if best else None}
+                "best_value": first_value(best) if best else None, "best_so_far": live.best_so_far}
     return {
         "job_id": record.job_id, "status": record.status, "run_name": record.run_name,
         "dataset": str(config.get("dataset")), "mode": str(config.get("mode")),

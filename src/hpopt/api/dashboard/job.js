@@ -53,6 +53,10 @@ function progressText(job) {
   if (live.current) parts.push(`trial ${live.current.number}, epoch ${live.current.epochs.length}`);
   const best = live.best?.value ?? p.best_value;
   if (best !== null && best !== undefined) parts.push(`best ${num(best)}`);
+  const epochBest = live.bestSoFar ?? p.best_so_far;
+  if (job.status === "running" && epochBest && epochBest.value !== best) {
+    parts.push(`best epoch so far ${num(epochBest.value)} (trial ${epochBest.trial}, epoch ${epochBest.epoch})`);
+  }
   if (job.status === "pending" && job.queue_position) parts.push(`queue position ${job.queue_position}`);
   return parts.join(" · ");
 }

@@ -110,6 +110,10 @@ export class JobLive {
         if (this.current?.number === event.trial) this.current.epochs.push(event.record || {});
         this.changed("epoch");
         break;
+      case "best_so_far":
+        this.bestSoFar = event.point || null;
+        this.changed("best");
+        break;
       case "trial_finished":
         if (event.row && Number.isInteger(event.row.number)) this.trials.set(event.row.number, event.row);
         if (this.current?.number === event.trial) this.current = null;
