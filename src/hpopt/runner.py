@@ -24,7 +24,7 @@ from hpopt.objectives import study_directions  # noqa: E402
 from hpopt.results import (best_trials, build_summary, place_best_model, previous_best_number, trial_row,  # noqa: E402
                            write_hyperparameters, write_summary)
 from hpopt.run_clock import RunClock  # noqa: E402
-from hpopt.search_space import baseline_params  # noqa: E402
+from hpopt.search_space import WARM_START_ATTR, baseline_params  # noqa: E402
 from hpopt.spec import DataShape  # noqa: E402
 from hpopt.study import counted_trials, fail_dead_trials, gave_way, open_or_create_study, retried_numbers  # noqa: E402
 from hpopt.trial_objective import TRIAL_MODELS_DIR, StopAtCap, TrialFailed, TrialObjective, pruning_applies  # noqa: E402
@@ -145,7 +145,8 @@ def run_optimization(config: "OptimizationConfig", listener: Optional[RunListene
     # Only the process that created the study warm-starts it: two runs started together on
     # one storage would otherwise both enqueue (and train) the baseline.
     if config.warm_start and created:
-        study.enqueue_trial(baseline_params(shape, config.activation, config.max_epochs_per_trial))
+        study.enqueue_trial(baseline_params(shape, config.activation, config.max_epochs_per_trial),
+                            user_attrs={WARM_START_ATTR: True})
     best = best_so_far_for(config, run_dir, clock)
     _begin_best_so_far(best, study, run_dir)
     already = counted_trials(study)
