@@ -49,8 +49,9 @@ def runner(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     module = types.ModuleType("hpopt.runner")
     module.calls = []
 
-    def run_optimization(config: OptimizationConfig, listener: object = None) -> Path:
+    def run_optimization(config: OptimizationConfig, listener: object = None, launched_at: float = 0.0) -> Path:
         module.calls.append(config)
+        module.launched_at = launched_at
         logging.getLogger("hpopt.runner").debug("fake runner debug detail")
         return module.behaviour(config)
 
