@@ -123,6 +123,7 @@ def test_success_prints_results_last_and_logs_debug(
     out = capsys.readouterr().out
     assert out.splitlines()[-1] == f"results: {tmp_path / 'optimization_results' / 'run1'}"
     assert [(c.trials, c.max_epochs_per_trial, c.workers) for c in runner.calls] == [(3, 4, 2)]
+    assert 0 <= time.time() - runner.launched_at < 3600  # timeout_hours counts from the process launch
     log = (tmp_path / "logs" / "optimization.log").read_text(encoding="utf-8")
     assert "DEBUG" in log and "fake runner debug detail" in log
     assert log[:4].isdigit() and "T" in log.split()[0]  # ISO timestamps
