@@ -19,6 +19,8 @@ run: $(STAMP)
 	HYPEROPT_OFFLINE=1 $(PY) src/optimizer.py $(DEMO_ARGS)
 
 test: $(STAMP)
+	$(VENV)/bin/ruff check .
+	PYTHONPATH=src $(VENV)/bin/lint-imports
 	$(PY) -m pytest
 
 # Benchmarks (bench/README.md): installs requirements-bench.txt, runs the quick start-up

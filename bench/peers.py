@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any, Optional
 
 import keras
+from peers_clock import EpochLog
 
 from hpopt.models import build_model
 from hpopt.search_space import ACTIVATIONS, INITIALIZERS, OPTIMIZERS
 from hpopt.spec import CNNArchitecture, DataShape, TrialSpec
-from peers_clock import EpochLog
 
 
 class BudgetCallback(keras.callbacks.Callback):

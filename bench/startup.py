@@ -182,6 +182,11 @@ def main() -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"benchmark": "startup", "cpus": os.cpu_count(), "results": results,
                                "first_epoch": first_epoch, "pass_ratio": PASS_RATIO}, indent=2) + "\n")
+    print_tables(results, first_epoch, epoch_runs)
+    print(f"\nwrote {out}")
+
+
+def print_tables(results: dict, first_epoch: dict, epoch_runs: int) -> None:
     print("| command | median (s) | min–max (s) |\n|---|---|---|")
     for r in results.values():
         print(f"| `{r['command']}` | {r['median_s']:.2f} | {r['min_s']:.2f}–{r['max_s']:.2f} |")
@@ -198,7 +203,6 @@ def main() -> None:
         for dataset, r in first_epoch.items():
             if r["hpopt"] is None:
                 print(f"{dataset}: {MISSING_KEY}")
-    print(f"\nwrote {out}")
 
 
 if __name__ == "__main__":

@@ -12,9 +12,9 @@ import threading
 import zipfile
 
 import pytest
+from api_helpers import TINY, ApiServer, finished_trials, wait_for, wait_status
 from websockets.sync.client import connect
 
-from api_helpers import TINY, ApiServer, finished_trials, wait_for, wait_status
 from hpopt.api.proc import lock_held
 
 

@@ -14,7 +14,6 @@ import subprocess
 import sys
 
 import pytest
-
 from api_helpers import SERVER, SRC, TINY, ApiServer, clean_env, finished_trials, wait_status
 
 TERMINAL = ("completed", "failed", "interrupted", "cancelled")

@@ -11,7 +11,6 @@ import threading
 import time
 
 import pytest
-
 from api_helpers import TINY, ApiServer, clean_env, wait_status
 
 KEY = "test-key-operator-41d2"

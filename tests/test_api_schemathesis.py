@@ -16,7 +16,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from api_helpers import ApiServer, clean_env
 
 KEY = "schemathesis-key-0d2e"

@@ -15,10 +15,9 @@ import zipfile
 from urllib.parse import urlsplit
 
 import pytest
+from api_helpers import TINY, ApiServer, clean_env
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
-
-from api_helpers import TINY, ApiServer, clean_env
 
 KEY = "test-key-7f3a9c1e5b"
 ORIGIN = "https://dashboard.example"

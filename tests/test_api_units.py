@@ -14,8 +14,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
 from api_helpers import SRC, clean_env
+
 from hpopt.api.event_log import EventTail, EventWriter
 from hpopt.api.files import UnsafePath, list_files, safe_file, zip_stream
 from hpopt.api.live import JobLive, best_of, trends_of

@@ -14,13 +14,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import optuna
 import pytest
-
 from api_helpers import TINY, ApiServer, wait_for, wait_status
+
 from hpopt.results import STATE_NAMES
 from hpopt.study import gave_way
 

@@ -13,10 +13,10 @@ import re
 from pathlib import Path
 
 import pytest
+from api_helpers import TINY, ApiServer, clean_env
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from api_helpers import TINY, ApiServer, clean_env
 from hpopt.api.live import JobLive
 from hpopt.api.routers.dashboard import ASSETS_DIR
 from hpopt.api.store import JobRecord

@@ -14,9 +14,8 @@ import io
 import os
 import zipfile
 
-import pytest
-
 import dashboard_browser as browser
+import pytest
 from api_helpers import ApiServer, clean_env
 
 KEY = "dashboard-e2e-key-3b9f"

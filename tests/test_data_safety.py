@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from api_helpers import TINY, ApiServer, clean_env
 
-from api_helpers import ApiServer, TINY, clean_env
 from hpopt.datasets import DatasetError, load_dataset
 from hpopt.datasets.safe_npz import PickledDataError, load_npz, parse_object_array
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import gzip
-import io
 import pickle
 import struct
 import subprocess
@@ -31,9 +30,9 @@ from hpopt.datasets import (
     is_available_offline,
     load_dataset,
     resolve_dataset_name,
+    text,
 )
 from hpopt.datasets import download as dl
-from hpopt.datasets import text
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 SHARED_MNIST = SHARED / "mnist-t10k" / "mnist.npz"

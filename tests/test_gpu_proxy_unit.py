@@ -30,7 +30,13 @@ from hpopt.gpu_proxy.discovery import ProxyCodeError, clone_proxy_code, locate_p
 from hpopt.gpu_proxy.endpoint import Endpoint, EndpointConfigError, resolve_endpoint
 from hpopt.gpu_proxy.errors import PayloadTooLarge
 from hpopt.gpu_proxy.payload import (
-    PayloadError, TrainingArrays, decode_training_arrays, decode_weights, encode_arrays, encode_weights, fingerprint,
+    PayloadError,
+    TrainingArrays,
+    decode_training_arrays,
+    decode_weights,
+    encode_arrays,
+    encode_weights,
+    fingerprint,
 )
 from hpopt.gpu_proxy.protocol import Payload, parse_input
 from hpopt.gpu_proxy.pruning import ScheduleReporter, pruning_schedule

@@ -58,9 +58,9 @@ class _ScriptedExecutor:
 
 @pytest.mark.parametrize("mode,winner", [("simple", 0), ("health", 1)])
 def test_health_and_simple_mode_pick_different_winners_when_they_disagree(tmp_path, monkeypatch, mode, winner):
-    import hpopt.runner
+    import hpopt.trial_loop
 
-    monkeypatch.setattr(hpopt.runner, "make_executor", lambda config: _ScriptedExecutor())
+    monkeypatch.setattr(hpopt.trial_loop, "make_executor", lambda config: _ScriptedExecutor())
     config = load_config({"results_dir": str(tmp_path), "run_name": f"disagree_{mode}", "mode": mode, "trials": "2",
                           "health_weight": "0.5", "plot_generation": "none", "save_best_model": "false",
                           "random_seed": "7"}, environ={}, env_file=None)

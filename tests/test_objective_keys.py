@@ -142,7 +142,7 @@ def test_activation_reaches_the_lstm_dense_head_without_being_searched():
 @pytest.mark.parametrize("level", ["DEBUG", "WARNING"])
 def test_worker_processes_log_at_the_configured_level(tmp_path, monkeypatch, level):
     import hpopt.interrupts
-    import hpopt.runner
+    import hpopt.trial_loop
     from hpopt.run_clock import RunClock
     from hpopt.workers import _worker_main
 
@@ -159,7 +159,7 @@ def test_worker_processes_log_at_the_configured_level(tmp_path, monkeypatch, lev
     for key, value in env.items():
         monkeypatch.setenv(key, value)  # restored after the test, though _worker_main sets them
     monkeypatch.setattr(hpopt.interrupts, "install", lambda: None)
-    monkeypatch.setattr(hpopt.runner, "load_run_data", stop_here)
+    monkeypatch.setattr(hpopt.trial_loop, "load_run_data", stop_here)
     root = logging.getLogger()
     saved_level, saved_handlers = root.level, list(root.handlers)
     log_file = tmp_path / "worker.log"

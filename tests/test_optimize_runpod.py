@@ -13,7 +13,6 @@ import sys
 import zipfile
 
 import pytest
-
 from api_helpers import REPO, ApiServer, clean_env
 
 CLIENT = REPO / "optimize_runpod.py"

@@ -8,7 +8,6 @@ import re
 from datetime import datetime
 
 import keras
-import optuna
 import pytest
 
 from hpopt.config import load_config
@@ -137,9 +136,9 @@ class _FailingExecutor:
 
 
 def test_failed_trials_never_end_the_study(tmp_path, monkeypatch):
-    import hpopt.runner
+    import hpopt.trial_loop
 
-    monkeypatch.setattr(hpopt.runner, "make_executor", lambda config: _FailingExecutor())
+    monkeypatch.setattr(hpopt.trial_loop, "make_executor", lambda config: _FailingExecutor())
     config = _config(tmp_path, "run_name=failing", "trials=3", "plot_generation=none")
     with pytest.raises(NoCompleteTrialsError, match="non-finite loss"):
         run_optimization(config)

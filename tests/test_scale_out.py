@@ -11,8 +11,6 @@ import time
 from pathlib import Path
 
 import optuna
-import pytest
-
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 TINY = ["dataset=digits", "min_epochs_per_trial=1", "max_epochs_per_trial=1", "plot_generation=none",

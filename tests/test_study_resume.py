@@ -16,8 +16,16 @@ from hpopt import cli
 from hpopt.config import load_config
 from hpopt.runner import run_optimization
 from hpopt.spec import EpochRecord, TrialResult
-from hpopt.study import (DUPLICATE_ATTR, FINGERPRINT_ATTR, StudyMismatchError, counted_trials, gave_way,
-                         open_or_create_study, open_study, sampler_seed)
+from hpopt.study import (
+    DUPLICATE_ATTR,
+    FINGERPRINT_ATTR,
+    StudyMismatchError,
+    counted_trials,
+    gave_way,
+    open_or_create_study,
+    open_study,
+    sampler_seed,
+)
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 GOOD_CNN = dict(hidden_layers=1, conv_layers=2, filters=32, kernel_size=3, activation="relu",
@@ -45,9 +53,9 @@ class _InstantExecutor:
 
 @pytest.fixture
 def instant(monkeypatch):
-    import hpopt.runner
+    import hpopt.trial_loop
 
-    monkeypatch.setattr(hpopt.runner, "make_executor", lambda config: _InstantExecutor())
+    monkeypatch.setattr(hpopt.trial_loop, "make_executor", lambda config: _InstantExecutor())
 
 
 def _run_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
@@ -166,7 +174,7 @@ def test_repeats_are_not_trained_or_counted_and_an_exhausted_space_stops(tmp_pat
 SLOW_CLI = """
 import os, sys, time
 from pathlib import Path
-import hpopt.runner
+import hpopt.trial_loop
 from hpopt.identity import worker_name
 from hpopt.spec import EpochRecord, TrialResult
 
@@ -186,7 +194,7 @@ class HalfSecondExecutor:
         return TrialResult(history=[record], status="complete", val_accuracy=0.5, best_epoch=1, param_count=1,
                            train_seconds=0.5, worker=worker_name())
 
-hpopt.runner.make_executor = lambda config: HalfSecondExecutor()
+hpopt.trial_loop.make_executor = lambda config: HalfSecondExecutor()
 from hpopt.cli import main
 sys.exit(main(sys.argv[1:]))
 """

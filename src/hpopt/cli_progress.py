@@ -22,7 +22,10 @@ def _short(value: Any) -> str:
 def trial_line(row: dict[str, Any]) -> str:
     """One line a person can scan: number, state, value, val_accuracy, epochs, seconds, main params."""
     value = row.get("value")
-    value_text = "–" if value is None else ("/".join(f"{v:.4f}" for v in value) if isinstance(value, list) else f"{value:.4f}")
+    if value is None:
+        value_text = "–"
+    else:
+        value_text = "/".join(f"{v:.4f}" for v in value) if isinstance(value, list) else f"{value:.4f}"
     acc = row.get("val_accuracy")
     params = " ".join(f"{k}={_short(row['params'][k])}" for k in MAIN_PARAMS if k in row.get("params", {}))
     where = "" if row.get("execution", "local") == "local" else f" [{row['execution']}]"
@@ -57,7 +60,8 @@ class TerminalProgress(RunListener):
         best = summary.get("best_trial")
         if best:
             test = summary.get("test_accuracy")
-            tqdm.write(f"best: trial {best['number']} value={best['value'] if not isinstance(best['value'], float) else round(best['value'], 4)} "
+            value = best["value"] if not isinstance(best["value"], float) else round(best["value"], 4)
+            tqdm.write(f"best: trial {best['number']} value={value} "
                        f"val_acc={best['val_accuracy']:.4f}" + (f" test_acc={test:.4f}" if test is not None else "")
                        + f" | {summary['n_complete']} complete, {summary['n_pruned']} pruned, "
                        f"{summary.get('n_no_learning', 0)} no learning, {summary['n_failed']} failed",

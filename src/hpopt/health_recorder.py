@@ -43,7 +43,8 @@ def _activation_name(layer: keras.layers.Layer) -> str:
     if isinstance(layer, keras.layers.Bidirectional):
         layer = layer.forward_layer
     fn = getattr(layer, "activation", None)
-    name = getattr(fn, "__name__", None) or (layer.get_config().get("activation") if hasattr(layer, "get_config") else None)
+    configured = layer.get_config().get("activation") if hasattr(layer, "get_config") else None
+    name = getattr(fn, "__name__", None) or configured
     return {"silu": "swish"}.get(str(name), str(name))
 
 

@@ -61,9 +61,11 @@ OBJECTIVES: dict[str, Objective] = {
         # (config's optimize_for=accuracy is an alias that says so).
         Objective("train_accuracy", "maximize", _final_train_accuracy, _clip01),
         # 60 s of training scores 0.5, 0 s scores 1.
-        Objective("training_time", "minimize", lambda r: r.train_seconds, lambda s: 1.0 / (1.0 + max(s, 0.0) / 60.0), "s",
+        Objective("training_time", "minimize", lambda r: r.train_seconds,
+                  lambda s: 1.0 / (1.0 + max(s, 0.0) / 60.0), "s",
                   per_epoch=False),
-        Objective("parameter_efficiency", "maximize", lambda r: float(r.health.get("parameter_efficiency", 0.0)), _clip01),
+        Objective("parameter_efficiency", "maximize", lambda r: float(r.health.get("parameter_efficiency", 0.0)),
+                  _clip01),
         # Accuracy per MB a/(a+1): at accuracy 0.9, 0.04 MB (10K float32 params) scores 0.96,
         # 0.4 MB 0.69, 0.9 MB 0.5, 4 MB (1M params) 0.18, 40 MB 0.02.
         Objective("memory_efficiency", "maximize", accuracy_per_megabyte,
@@ -89,7 +91,8 @@ def study_directions(mode: str, optimize_for: str) -> list[str]:
     return [OBJECTIVES[optimize_for].direction]
 
 
-def trial_value(mode: str, optimize_for: str, health_weight: float, result: TrialResult) -> Union[float, tuple[float, float]]:
+def trial_value(mode: str, optimize_for: str, health_weight: float,
+                result: TrialResult) -> Union[float, tuple[float, float]]:
     """The value Optuna optimizes for this trial."""
     if mode == "pareto":
         return (result.val_accuracy, float(result.health.get("overall_health", 0.0)))

@@ -12,8 +12,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
 import optuna  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from hpopt import trial_plots  # noqa: E402
 

@@ -6,13 +6,17 @@ from pathlib import Path
 from typing import Any
 
 PLOT_READINGS = {
-    "optimization_history": "Each dot is a trial; the line is the best value so far. A flat line at the end means more trials would likely not help.",
-    "best_over_time": "The run's best value against seconds since launch: each step is an epoch that beat it (its model became best_model.keras at that moment).",
+    "optimization_history": "Each dot is a trial; the line is the best value so far. A flat line at the end means "
+                            "more trials would likely not help.",
+    "best_over_time": "The run's best value against seconds since launch: each step is an epoch that beat it (its "
+                      "model became best_model.keras at that moment).",
     "param_importances": "How much each hyperparameter explained the objective; tune the top ones first.",
     "intermediate_values": "Validation accuracy per epoch; orange lines are trials the pruner stopped early.",
-    "health_vs_accuracy": "Top right is best: accurate and healthy. A model high but far left is accurate yet unhealthy.",
+    "health_vs_accuracy": "Top right is best: accurate and healthy. A model high but far left is accurate yet "
+                          "unhealthy.",
     "pareto_front": "Black diamonds are the trials no other trial beats on both accuracy and health; pick along it.",
-    "training_curves": "Train vs validation; a red dashed line marks where validation loss started to rise (overfitting).",
+    "training_curves": "Train vs validation; a red dashed line marks where validation loss started to rise "
+                       "(overfitting).",
     "gradient_flow": "Gradient norm per layer; values near 1e-7 mean vanishing gradients, above 1e3 exploding.",
     "weight_distributions": "Weights should stay centred and spread; a spike at zero or huge tails signal trouble.",
     "dead_neurons": "Share of units whose output never varies; red bars (over half dead) waste capacity.",
@@ -63,7 +67,8 @@ def write_report(run_dir: Path, summary: dict[str, Any], plots: dict[str, Any]) 
         f"objective **{summary['optimize_for']}**.",
         "",
         f"{summary['n_trials']} trials: {summary['n_complete']} complete, {summary['n_pruned']} pruned, "
-        f"{summary.get('n_no_learning', 0)} stopped at chance level (no learning), {summary['n_failed']} failed, in {summary['wall_s']:.0f} s.",
+        f"{summary.get('n_no_learning', 0)} stopped at chance level (no learning), {summary['n_failed']} failed, "
+        f"in {summary['wall_s']:.0f} s.",
         "",
         *_timing_lines(summary),
         "## Best result",

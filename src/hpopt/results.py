@@ -94,7 +94,8 @@ def write_trials_csv(path: Path, rows: list[dict[str, Any]]) -> None:
         writer = csv.writer(handle)
         writer.writerow([*CSV_FIELDS, *param_names])
         for row in rows:
-            base = [row.get(f) if f != "overall_health" else (row["health"] or {}).get("overall_health") for f in CSV_FIELDS]
+            health = row["health"] or {}
+            base = [row.get(f) if f != "overall_health" else health.get("overall_health") for f in CSV_FIELDS]
             writer.writerow([*base, *(row["params"].get(p) for p in param_names)])
 
 

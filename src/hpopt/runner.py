@@ -6,7 +6,6 @@ wires datasets, the study, an executor and the results writer together.
 
 from __future__ import annotations
 
-import gc
 import logging
 import os
 import time
@@ -18,16 +17,28 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import optuna  # noqa: E402
 
 from hpopt.best_so_far import BestSoFar, read_best_so_far  # noqa: E402
-from hpopt.datasets import load_dataset  # noqa: E402
 from hpopt.events import RunListener  # noqa: E402
-from hpopt.objectives import study_directions  # noqa: E402
-from hpopt.results import (best_trials, build_summary, place_best_model, previous_best_number, trial_row,  # noqa: E402
-                           write_hyperparameters, write_summary)
+from hpopt.results import (  # noqa: E402
+    best_trials,
+    build_summary,
+    place_best_model,
+    previous_best_number,
+    trial_row,
+    write_hyperparameters,
+    write_summary,
+)
 from hpopt.run_clock import RunClock  # noqa: E402
 from hpopt.search_space import WARM_START_ATTR, baseline_params  # noqa: E402
-from hpopt.spec import DataShape  # noqa: E402
 from hpopt.study import counted_trials, fail_dead_trials, gave_way, open_or_create_study, retried_numbers  # noqa: E402
-from hpopt.trial_objective import TRIAL_MODELS_DIR, StopAtCap, TrialFailed, TrialObjective, pruning_applies  # noqa: E402
+from hpopt.trial_loop import (  # noqa: E402  (re-exported: benchmarks and tests use them from here)
+    best_so_far_for,
+    data_shape,
+    load_run_data,
+    optimize_in_process,
+    route_optuna_logs,
+)
+from hpopt.trial_objective import TRIAL_MODELS_DIR, pruning_applies  # noqa: E402
+from hpopt.workers import run_worker_pool  # noqa: E402
 
 if TYPE_CHECKING:
     from hpopt.config import OptimizationConfig
@@ -49,45 +60,6 @@ def run_dir_for(config: "OptimizationConfig") -> Path:
     return Path(config.results_dir).expanduser().resolve() / config.resolved_run_name()
 
 
-def load_run_data(config: "OptimizationConfig"):
-    """The dataset with its splits, as configured."""
-    return load_dataset(
-        config.dataset,
-        data_dir=config.data_dir,
-        validation_split=config.validation_split,
-        test_size=config.test_size,
-        seed=config.random_seed,
-        sequence_length=config.sequence_length,
-        vocab_size=config.vocab_size,
-        image_size=config.image_size,
-    )
-
-
-def data_shape(dataset: Any) -> DataShape:
-    return DataShape(
-        modality=dataset.modality,
-        input_shape=tuple(int(d) for d in dataset.input_shape),
-        num_classes=dataset.num_classes,
-        vocab_size=dataset.vocab_size,
-    )
-
-
-def make_executor(config: "OptimizationConfig"):
-    """Local training; the GPU proxy executor when use_gpu_proxy is set."""
-    if config.use_gpu_proxy:
-        from hpopt.executors.gpu_proxy import make_gpu_proxy_executor
-
-        return make_gpu_proxy_executor(config)
-    from hpopt.executors.local import LocalExecutor
-
-    return LocalExecutor()
-
-
-def route_optuna_logs() -> None:
-    optuna.logging.disable_default_handler()
-    optuna.logging.enable_propagation()
-
-
 def warn_if_pruner_idle(config: "OptimizationConfig") -> None:
     """One warning line when the configured pruner will not stop any trial, so a user who set it
     is not misled (pareto with the default pruner is documented and only logged)."""
@@ -101,14 +73,6 @@ def warn_if_pruner_idle(config: "OptimizationConfig") -> None:
     level = logging.INFO if config.mode == "pareto" and "pruner" not in config.model_fields_set else logging.WARNING
     logger.log(level, "pruner=%s will not act: %s; every trial runs its full epochs (set pruner=none to "
                "silence this)", config.pruner, why)
-
-
-def best_so_far_for(config: "OptimizationConfig", run_dir: Path, clock: RunClock) -> Optional[BestSoFar]:
-    """The per-epoch best-model keeper; none for pareto mode (a front has no single best)."""
-    if config.mode == "pareto":
-        return None
-    maximize = study_directions(config.mode, config.optimize_for)[0] == "maximize"
-    return BestSoFar(run_dir, clock, maximize=maximize, save_models=config.save_best_model)
 
 
 def _begin_best_so_far(best: Optional[BestSoFar], study: optuna.Study, run_dir: Path) -> None:
@@ -161,8 +125,6 @@ def run_optimization(config: "OptimizationConfig", listener: Optional[RunListene
     interrupted = False
     try:
         if remaining and config.workers > 1:
-            from hpopt.workers import run_worker_pool
-
             run_worker_pool(config.model_copy(update={"run_name": run_name}), study, run_dir, listener, clock)
         elif remaining:
             optimize_in_process(config, study, dataset, shape, run_dir, listener, clock)
@@ -183,40 +145,6 @@ def run_optimization(config: "OptimizationConfig", listener: Optional[RunListene
                     "for a trial: raise it")
         raise NoCompleteTrialsError(f"no trial completed ({summary['n_trials']} trials){hint}; see {run_dir}")
     return run_dir
-
-
-def optimize_in_process(config: "OptimizationConfig", study: optuna.Study, dataset: Any, shape: DataShape,
-                        run_dir: Path, listener: RunListener, clock: Optional[RunClock] = None) -> None:
-    """Run trials in this process until the study holds ``config.trials`` trials (all workers
-    together), the search deadline passes (the running trial stops at a batch end), or Ctrl-C."""
-    clock = clock or RunClock.start(config.timeout_hours)
-    time_left = clock.search_time_left()
-    if time_left is not None and time_left <= 0:
-        logger.warning("no time left for trials: the run's deadline (timeout_hours) has passed")
-        return
-    executor = make_executor(config)
-    objective = TrialObjective(config, dataset, shape, executor, run_dir, listener, clock,
-                               best_so_far_for(config, run_dir, clock))
-
-    def notify(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        if not gave_way(trial):
-            listener.on_trial_finished(trial_row(trial))
-
-    # TensorFlow leaves ~10^6 long-lived objects; each trial's clear_session and gc.collect would
-    # walk them all (0.25 s per collection on a CLI run, seconds in a long-lived process). Frozen
-    # now, a collection only walks what the trials create.
-    gc.freeze()
-    try:
-        study.optimize(
-            objective,
-            timeout=clock.search_time_left(),  # now: set-up above took some of it
-            catch=(TrialFailed,),
-            callbacks=[notify, StopAtCap(config.trials)],
-            n_jobs=getattr(executor, "concurrency", 1),  # remote executors keep several trials in flight
-        )
-    finally:
-        gc.unfreeze()
-        getattr(executor, "close", lambda: None)()  # cancels remote jobs still in flight
 
 
 def finalize_run(config: "OptimizationConfig", study: optuna.Study, dataset: Any, run_dir: Path,

@@ -189,7 +189,8 @@ def _live_health_summary(snapshot: dict[str, Any]) -> dict[str, Any]:
     return {
         "neuron_utilization": utilization,
         "dead_fraction": {name: 1.0 - alive for name, alive in per_layer.items()},
-        "gradient_norm": {layer["name"]: layer["gradients"]["norm"] for layer in snapshot["layers"] if "gradients" in layer},
+        "gradient_norm": {layer["name"]: layer["gradients"]["norm"] for layer in snapshot["layers"]
+                          if "gradients" in layer},
     }
 
 

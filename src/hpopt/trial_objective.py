@@ -13,14 +13,24 @@ import optuna
 from hpopt import interrupts
 from hpopt.best_so_far import BestSoFar
 from hpopt.events import RunListener
+from hpopt.identity import pid_namespace, worker_name
 from hpopt.jsonutil import write_json
 from hpopt.objectives import prunable, score_breakdown, trial_value
 from hpopt.run_clock import RunClock
 from hpopt.search_space import suggest_trial_spec
-from hpopt.spec import DataShape, EpochRecord
-from hpopt.study import (AFTER_DEADLINE_ATTR, CLAIM_ATTR, DUPLICATE_ATTR, INTERRUPTED_ATTR, OVER_CAP_ATTR, WORKER_ATTR,
-                         WORKER_NS_ATTR, counts_towards_cap, repeated_configuration, retried_numbers)
-from hpopt.identity import pid_namespace, worker_name
+from hpopt.spec import DataShape, EpochRecord, TrialSpec
+from hpopt.study import (
+    AFTER_DEADLINE_ATTR,
+    CLAIM_ATTR,
+    DUPLICATE_ATTR,
+    INTERRUPTED_ATTR,
+    OVER_CAP_ATTR,
+    WORKER_ATTR,
+    WORKER_NS_ATTR,
+    counts_towards_cap,
+    repeated_configuration,
+    retried_numbers,
+)
 
 if TYPE_CHECKING:
     from hpopt.config import OptimizationConfig
@@ -127,6 +137,24 @@ class TrialObjective:
         self.repeats_in_a_row = 0
 
     def __call__(self, trial: optuna.Trial) -> Union[float, tuple[float, float]]:
+        self._admit(trial)
+        spec = self._spec_for(trial)
+        trial.set_user_attr(CLAIM_ATTR, _utc_now())
+        # From here a process that dies leaves a trial naming its dead worker, which the next start
+        # fails and re-runs with these parameters at once (study.fail_dead_trials); set only once
+        # sampled, so a trial that names its worker always has a configuration to re-run.
+        trial.set_user_attr(WORKER_ATTR, worker_name())
+        trial.set_user_attr(WORKER_NS_ATTR, pid_namespace())
+        self._give_way_if_repeated(trial)
+        self.listener.on_trial_started(trial.number, dict(trial.params))
+        started = time.perf_counter()
+        result = self._train(trial, spec, started)
+        self._record(trial, result, started, failure=result.failure)
+        self._write_details(trial.number, spec.model_dump(mode="json"), result)
+        return self._conclude(trial, result)
+
+    def _admit(self, trial: optuna.Trial) -> None:
+        """Start no trial after a stop request, nor over the study's cap."""
         try:
             interrupts.check()  # a stop requested between trials: start no new one
         except KeyboardInterrupt:
@@ -137,26 +165,24 @@ class TrialObjective:
             trial.set_user_attr(OVER_CAP_ATTR, True)
             trial.study.stop()
             raise TrialFailed(f"trial {trial.number} is over the study's cap of {self.config.trials} trials")
+
+    def _spec_for(self, trial: optuna.Trial) -> "TrialSpec":
+        """The sampled spec, with the time left before the run's deadline as its time limit."""
         spec = suggest_trial_spec(trial, self.config, self.data_shape)
         time_left = self.clock.search_time_left()
-        if time_left is not None:
-            if time_left <= 0:  # sampled in the instant the deadline passed: give way, untrained
-                trial.set_user_attr(AFTER_DEADLINE_ATTR, True)
-                trial.study.stop()
-                raise TrialFailed(f"trial {trial.number} would start after the run's deadline")
-            spec = spec.model_copy(update={"time_limit_s": time_left})
-        trial.set_user_attr(CLAIM_ATTR, _utc_now())
-        # From here a process that dies leaves a trial naming its dead worker, which the next start
-        # fails and re-runs with these parameters at once (study.fail_dead_trials); set only once
-        # sampled, so a trial that names its worker always has a configuration to re-run.
-        trial.set_user_attr(WORKER_ATTR, worker_name())
-        trial.set_user_attr(WORKER_NS_ATTR, pid_namespace())
-        self._give_way_if_repeated(trial)
-        self.listener.on_trial_started(trial.number, dict(trial.params))
-        started = time.perf_counter()
+        if time_left is None:
+            return spec
+        if time_left <= 0:  # sampled in the instant the deadline passed: give way, untrained
+            trial.set_user_attr(AFTER_DEADLINE_ATTR, True)
+            trial.study.stop()
+            raise TrialFailed(f"trial {trial.number} would start after the run's deadline")
+        return spec.model_copy(update={"time_limit_s": time_left})
+
+    def _train(self, trial: optuna.Trial, spec: "TrialSpec", started: float) -> Any:
+        """Run the spec on the executor; a crash fails this trial, not the study."""
         try:
             reporter = OptunaReporter(trial, self.listener, self.prune, spec.epochs, self.best)
-            result = self.executor.run(spec, self.data, reporter)
+            return self.executor.run(spec, self.data, reporter)
         except KeyboardInterrupt:
             trial.set_user_attr(INTERRUPTED_ATTR, True)
             trial.set_user_attr("finished_at", _utc_now())
@@ -168,8 +194,9 @@ class TrialObjective:
             logger.exception("trial %d crashed", trial.number)
             self._record(trial, None, started, failure=f"{type(error).__name__}: {error}")
             raise TrialFailed(f"{type(error).__name__}: {error}") from error
-        self._record(trial, result, started, failure=result.failure)
-        self._write_details(trial.number, spec.model_dump(mode="json"), result)
+
+    def _conclude(self, trial: optuna.Trial, result: Any) -> Union[float, tuple[float, float]]:
+        """The trial's state from its result: pruned, failed, or its value (and its model kept if best)."""
         if result.stop_reason:
             trial.set_user_attr(STOP_REASON_ATTR, result.stop_reason)
         if result.status == "no_learning":

@@ -12,8 +12,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from hpopt.trial_objective import TRIAL_DETAILS_DIR  # noqa: E402
 
@@ -62,13 +62,14 @@ def plot_gradient_flow(details: dict[str, Any], path: Path) -> Optional[Path]:
     snapshots = details.get("snapshots") or []
     if not snapshots:
         return None
-    layers = [l["name"] for l in snapshots[-1]["layers"] if "gradients" in l]
+    layers = [layer["name"] for layer in snapshots[-1]["layers"] if "gradients" in layer]
     if not layers:
         return None
     fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(layers)), 4))
     cmap = plt.get_cmap("viridis")
     for i, snapshot in enumerate(snapshots):
-        norms = {l["name"]: _num(l["gradients"].get("norm")) for l in snapshot["layers"] if "gradients" in l}
+        norms = {layer["name"]: _num(layer["gradients"].get("norm")) for layer in snapshot["layers"]
+                 if "gradients" in layer}
         values = [max(norms.get(name, math.nan), 1e-12) for name in layers]
         ax.plot(layers, values, marker="o", color=cmap(i / max(1, len(snapshots) - 1)),
                 label=f"epoch {snapshot['epoch']}")
@@ -86,7 +87,8 @@ def plot_weight_distributions(details: dict[str, Any], path: Path) -> Optional[P
     snapshots = details.get("snapshots") or []
     if not snapshots:
         return None
-    layers = [l for l in snapshots[-1]["layers"] if l.get("weights", {}).get("kernel_hist", {}).get("counts")]
+    layers = [layer for layer in snapshots[-1]["layers"]
+              if layer.get("weights", {}).get("kernel_hist", {}).get("counts")]
     if not layers:
         return None
     cols = min(4, len(layers))
@@ -149,13 +151,14 @@ def plot_activation_maps(model: Any, images: np.ndarray, path: Path, max_channel
     """What the first conv layer responds to, for a few test images."""
     import keras
 
-    act_layers = [l for l in model.layers if l.name.startswith("conv_") and l.name.endswith("_act")]
+    act_layers = [layer for layer in model.layers if layer.name.startswith("conv_") and layer.name.endswith("_act")]
     if not act_layers or len(images) == 0:
         return None
     probe = keras.Model(model.input, act_layers[0].output)
     maps = np.asarray(probe(images.astype("float32"), training=False))
     channels = min(max_channels, maps.shape[-1])
-    fig, axes = plt.subplots(len(images), channels + 1, figsize=(1.6 * (channels + 1), 1.6 * len(images)), squeeze=False)
+    fig, axes = plt.subplots(len(images), channels + 1, figsize=(1.6 * (channels + 1), 1.6 * len(images)),
+                             squeeze=False)
     for row, image in enumerate(images):
         axes[row, 0].imshow(image.squeeze(), cmap="gray" if image.shape[-1] == 1 else None)
         axes[row, 0].set_title("input", fontsize=7)
@@ -168,7 +171,8 @@ def plot_activation_maps(model: Any, images: np.ndarray, path: Path, max_channel
     return save_figure(fig, path)
 
 
-def write_trial_plots(run_dir: Path, number: int, evaluation: Optional[dict[str, Any]], dataset: Any) -> dict[str, Path]:
+def write_trial_plots(run_dir: Path, number: int, evaluation: Optional[dict[str, Any]],
+                      dataset: Any) -> dict[str, Path]:
     """Every per-trial plot that the trial's recorded details allow."""
     details_path = run_dir / TRIAL_DETAILS_DIR / f"trial_{number}.json"
     if not details_path.exists():

@@ -78,8 +78,8 @@ def _worker_main(config: "OptimizationConfig", study_name: str, run_dir: str, en
                 logging.getLogger(name).setLevel(logging.INFO)
     try:
         from hpopt.events import RunListener
-        from hpopt.runner import data_shape, load_run_data, optimize_in_process, route_optuna_logs
         from hpopt.study import open_study
+        from hpopt.trial_loop import data_shape, load_run_data, optimize_in_process, route_optuna_logs
 
         route_optuna_logs()
         dataset = load_run_data(config)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import HTTPException, Path, Request
-
 from typing import Any
+
+from fastapi import HTTPException, Path, Request
 
 from hpopt.api.manager import JobManager, JobNotFound
 from hpopt.api.schemas import ErrorOut

@@ -27,13 +27,11 @@ except ImportError:  # pragma: no cover - Windows: no storage lock (one job at a
     fcntl = None  # type: ignore[assignment]
 
 from hpopt.api.event_log import EVENTS_FILE, EventWriter
+from hpopt.api.job_files import CONFIG_FILE, LOCK_FILE, LOG_FILE  # noqa: E402
 from hpopt.api.proc import hold_lock
 from hpopt.events import RunListener
 from hpopt.masking import MaskingFormatter, mask_text
 
-CONFIG_FILE = "config.json"
-LOCK_FILE = "job.lock"
-LOG_FILE = "job.log"
 EXIT_COMPLETED, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 
 logger = logging.getLogger("hpopt.api.job")

@@ -15,10 +15,10 @@ import shutil
 from pathlib import Path
 from typing import Any, Optional
 
-from hpopt.api.hub import Hub
-from hpopt.api.job_runner import CONFIG_FILE, LOCK_FILE
-from hpopt.api.live import JobLive
 from hpopt.api.event_log import EVENTS_FILE
+from hpopt.api.hub import Hub
+from hpopt.api.job_files import CONFIG_FILE, LOCK_FILE
+from hpopt.api.live import JobLive
 from hpopt.api.proc import lock_held
 from hpopt.api.settings import ApiSettings
 from hpopt.api.store import TERMINAL, JobRecord, JobStore, utc_now
@@ -85,6 +85,10 @@ class JobManager:
         if job_id not in self.supervisor.watched:  # a watched job's log is read by its monitor
             live.refresh()
         return live
+
+    def tracked_live(self, job_id: str) -> Optional[JobLive]:
+        """The job's state as last read, without reading its log (None if never read)."""
+        return self._live.get(job_id)
 
     def summary(self, record: JobRecord) -> Optional[dict[str, Any]]:
         return self.summaries.get(self.run_dir(record))
@@ -227,9 +231,8 @@ def _delete_study(config: dict[str, Any], results_dir: Path) -> None:
     try:
         import optuna  # lazy: only deletes pay for it, and it never imports TensorFlow
 
-        from hpopt.study import DEFAULT_STORAGE_FILE
-
         from hpopt.api.optimize_request import operator_storage  # the record's storage is masked
+        from hpopt.study import DEFAULT_STORAGE_FILE
 
         storage = operator_storage(config.get("storage")) or f"sqlite:///{results_dir / DEFAULT_STORAGE_FILE}"
         if storage.startswith("sqlite:///") and not Path(storage[10:]).exists():

@@ -1,9 +1,9 @@
 """Auth, request-size limit, and an access log that cannot leak secrets.
 
 The API key (HYPEROPT_API_KEY) is accepted as ``X-API-Key`` or ``Authorization: Bearer``
-(and, on the WebSocket stream only, ``?api_key=``) and compared in constant time. Uvicorn's own access log is off: ours logs method, path
-(never the query string), status and time, and a filter on every handler masks anything
-that looks like a key or a bearer token should some other code log one.
+(and, on the WebSocket stream only, ``?api_key=``) and compared in constant time. Uvicorn's own
+access log is off: ours logs method, path (never the query string), status and time, and a filter
+on every handler masks anything that looks like a key or a bearer token should some other code log one.
 """
 
 from __future__ import annotations
@@ -97,7 +97,8 @@ class BodySizeLimit:
     async def _reject(self, send: Send) -> None:
         detail = f'{{"detail":"request body larger than {self.max_bytes} bytes"}}'.encode()
         await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(detail)).encode())]})
+                    "headers": [(b"content-type", b"application/json"),
+                                (b"content-length", str(len(detail)).encode())]})
         await send({"type": "http.response.body", "body": detail})
 
 

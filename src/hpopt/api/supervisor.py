@@ -16,15 +16,35 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any, Optional
+from pathlib import Path
+from typing import Any, Optional, Protocol
 
-from hpopt.api.job_runner import LOCK_FILE
-from hpopt.api.live import FORWARDED
+from hpopt.api.hub import Hub
+from hpopt.api.job_files import LOCK_FILE
+from hpopt.api.live import FORWARDED, JobLive
 from hpopt.api.proc import JobProcess, lock_held
-from hpopt.api.store import JobRecord, utc_now
+from hpopt.api.settings import ApiSettings
+from hpopt.api.store import JobRecord, JobStore, utc_now
 
-if TYPE_CHECKING:
-    from hpopt.api.manager import JobManager
+
+class SupervisedJobs(Protocol):
+    """What the supervisor needs of the jobs it watches (the JobManager provides it): declared
+    here so the supervisor depends on this, not on the manager that owns it."""
+
+    settings: ApiSettings
+    store: JobStore
+    hub: Hub
+
+    def job_dir(self, job_id: str) -> Path: ...
+
+    def live(self, job_id: str) -> JobLive: ...
+
+    def tracked_live(self, job_id: str) -> Optional[JobLive]: ...
+
+    def publish_status(self, record: JobRecord) -> None: ...
+
+    def schedule(self) -> None: ...
+
 
 __all__ = ["Supervisor"]
 
@@ -34,7 +54,7 @@ PROCESS_LOG = "process.log"
 
 
 class Supervisor:
-    def __init__(self, manager: "JobManager") -> None:
+    def __init__(self, manager: SupervisedJobs) -> None:
         self.manager = manager
         self.procs: dict[str, JobProcess] = {}
         self.watched: set[str] = set()
@@ -50,7 +70,8 @@ class Supervisor:
         try:
             settings = manager.settings
             # a stop waits for the end of the epoch, at most half the grace, before interrupting mid-epoch
-            proc = JobProcess.start(job_dir, attempt, settings.job_nice, job_dir / PROCESS_LOG, settings.stop_grace_s / 2)
+            proc = JobProcess.start(job_dir, attempt, settings.job_nice, job_dir / PROCESS_LOG,
+                                    settings.stop_grace_s / 2)
         except OSError as exc:
             failed = manager.store.update(record.job_id, status="failed", error=f"cannot start the job process: {exc}",
                                           finished_at=utc_now(), attempts=attempt)
@@ -72,7 +93,7 @@ class Supervisor:
     # ---- watching ----------------------------------------------------------------------
     def _pump(self, job_id: str) -> None:
         """Apply new log lines to the job's state and forward the public ones."""
-        live = self.manager._live.get(job_id)
+        live = self.manager.tracked_live(job_id)
         if live is None:
             return
         for event in live.refresh():

@@ -114,69 +114,88 @@ def _build(obj: Any, state: Any) -> None:
     obj.shape, obj.items = shape, items
 
 
+class _PickleMachine:
+    """The few pickle opcodes numpy uses for an object array of int lists, run on stubs: a
+    table from opcode to handler (anything else is refused), never Python's unpickler."""
+
+    def __init__(self) -> None:
+        self.stack: list = []
+        self.memo: dict = {}
+        self.handlers: dict[str, Any] = {
+            "PROTO": self._skip, "FRAME": self._skip,
+            "MARK": lambda arg: self.stack.append(_MARK),
+            "EMPTY_LIST": lambda arg: self.stack.append([]),
+            "EMPTY_TUPLE": lambda arg: self.stack.append(()),
+            "LIST": lambda arg: self.stack.append(_pop_to_mark(self.stack)),
+            "TUPLE": lambda arg: self.stack.append(tuple(_pop_to_mark(self.stack))),
+            "TUPLE1": self._tuple_n, "TUPLE2": self._tuple_n, "TUPLE3": self._tuple_n,
+            "APPEND": lambda arg: self._append([self.stack.pop()]),
+            "APPENDS": lambda arg: self._append(_pop_to_mark(self.stack)),
+            "BINPUT": self._put, "LONG_BINPUT": self._put, "PUT": self._put,
+            "MEMOIZE": lambda arg: self._put(len(self.memo)),
+            "BINGET": self._get, "LONG_BINGET": self._get, "GET": self._get,
+            "GLOBAL": self._global_by_name, "STACK_GLOBAL": self._stack_global,
+            "REDUCE": self._reduce, "BUILD": self._build,
+        }
+
+    def run(self, data: bytes) -> Any:
+        for op, arg, _ in pickletools.genops(data):
+            if op.name == "STOP":
+                break
+            if op.name in _PUSH_VALUE:
+                self.stack.append(arg)
+            elif op.name in _CONSTANTS:
+                self.stack.append(_CONSTANTS[op.name])
+            elif op.name in self.handlers:
+                self._name = op.name
+                self.handlers[op.name](arg)
+            else:
+                raise _Unsafe(f"it uses the pickle opcode {op.name}")
+        return self.stack.pop() if self.stack else None
+
+    def _skip(self, arg: Any) -> None:
+        return None
+
+    def _tuple_n(self, arg: Any) -> None:
+        n = int(self._name[-1])
+        items = tuple(self.stack[-n:])
+        del self.stack[-n:]
+        self.stack.append(items)
+
+    def _append(self, items: list) -> None:
+        if not isinstance(self.stack[-1], list):
+            raise _Unsafe("it appends to something that is not a list")
+        self.stack[-1].extend(items)
+
+    def _put(self, key: Any) -> None:
+        self.memo[key] = self.stack[-1]
+
+    def _get(self, key: Any) -> None:
+        self.stack.append(self.memo[key])
+
+    def _global_by_name(self, arg: Any) -> None:
+        module, _, attr = str(arg).partition(" ")
+        self.stack.append(_global(module, attr))
+
+    def _stack_global(self, arg: Any) -> None:
+        attr, module = self.stack.pop(), self.stack.pop()
+        self.stack.append(_global(module, attr))
+
+    def _reduce(self, arg: Any) -> None:
+        args = self.stack.pop()
+        self.stack.append(_reduce(self.stack.pop(), args))
+
+    def _build(self, arg: Any) -> None:
+        state = self.stack.pop()
+        _build(self.stack[-1], state)
+
+
 def parse_object_array(data: bytes) -> np.ndarray:
     """A 1-D object array of int lists from the pickle numpy writes for it; _Unsafe otherwise."""
-    stack: list = []
-    memo: dict = {}
     try:
-        for op, arg, _ in pickletools.genops(data):
-            name = op.name
-            if name in _PUSH_VALUE:
-                stack.append(arg)
-            elif name in _CONSTANTS:
-                stack.append(_CONSTANTS[name])
-            elif name in ("PROTO", "FRAME"):
-                continue
-            elif name == "MARK":
-                stack.append(_MARK)
-            elif name == "EMPTY_LIST":
-                stack.append([])
-            elif name == "EMPTY_TUPLE":
-                stack.append(())
-            elif name == "LIST":
-                stack.append(_pop_to_mark(stack))
-            elif name == "TUPLE":
-                stack.append(tuple(_pop_to_mark(stack)))
-            elif name in ("TUPLE1", "TUPLE2", "TUPLE3"):
-                n = int(name[-1])
-                items = tuple(stack[-n:])
-                del stack[-n:]
-                stack.append(items)
-            elif name == "APPEND":
-                value = stack.pop()
-                if not isinstance(stack[-1], list):
-                    raise _Unsafe("it appends to something that is not a list")
-                stack[-1].append(value)
-            elif name == "APPENDS":
-                items = _pop_to_mark(stack)
-                if not isinstance(stack[-1], list):
-                    raise _Unsafe("it appends to something that is not a list")
-                stack[-1].extend(items)
-            elif name in ("BINPUT", "LONG_BINPUT", "PUT"):
-                memo[arg] = stack[-1]
-            elif name == "MEMOIZE":
-                memo[len(memo)] = stack[-1]
-            elif name in ("BINGET", "LONG_BINGET", "GET"):
-                stack.append(memo[arg])
-            elif name == "GLOBAL":
-                module, _, attr = str(arg).partition(" ")
-                stack.append(_global(module, attr))
-            elif name == "STACK_GLOBAL":
-                attr, module = stack.pop(), stack.pop()
-                stack.append(_global(module, attr))
-            elif name == "REDUCE":
-                args = stack.pop()
-                stack.append(_reduce(stack.pop(), args))
-            elif name == "BUILD":
-                state = stack.pop()
-                _build(stack[-1], state)
-            elif name == "STOP":
-                break
-            else:
-                raise _Unsafe(f"it uses the pickle opcode {name}")
+        result = _PickleMachine().run(data)
     except (ValueError, IndexError, KeyError, TypeError) as exc:
         raise _Unsafe(f"it is not a well-formed pickle ({exc})") from None
-    result = stack.pop() if stack else None
     if not isinstance(result, _ArrayStub) or result.items is None:
         raise _Unsafe("it is not a numpy object array")
     for item in result.items:

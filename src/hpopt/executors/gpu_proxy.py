@@ -23,12 +23,14 @@ from pydantic import ValidationError
 
 from hpopt.gpu_proxy.client import GpuProxyClient
 from hpopt.gpu_proxy.data_link import DataLink
+from hpopt.gpu_proxy.endpoint import EndpointConfigError, resolve_endpoint
 from hpopt.gpu_proxy.errors import GpuProxyRunStopped, GpuProxyUnavailable, PayloadTooLarge, RemoteTrialError
 from hpopt.gpu_proxy.jobs import JobLost, RemoteJob
 from hpopt.gpu_proxy.payload import PayloadError, decode_weights
 from hpopt.gpu_proxy.protocol import ErrorOutput, ResultOutput, TrainOptions, TrainRequest
 from hpopt.gpu_proxy.pruning import pruning_schedule
 from hpopt.gpu_proxy.records import epoch_record, model_with_weights, pruned_from_epochs, trial_result, truncated
+from hpopt.gpu_proxy.setup import data_link, proxy_code
 from hpopt.gpu_proxy.transport import DeadlinePassed, Stopped
 from hpopt.spec import EpochRecord, TrialResult, TrialSpec
 
@@ -282,6 +284,20 @@ class GpuProxyExecutor:
 
 def make_gpu_proxy_executor(config: "OptimizationConfig") -> GpuProxyExecutor:
     """The executor for ``use_gpu_proxy=true``: endpoint, data link, worker-code check, preflight."""
-    from hpopt.gpu_proxy.setup import build_executor
-
-    return build_executor(config)
+    proxy_code(config)
+    options = dict(fallback_local=config.gpu_proxy_fallback_local, timeout_s=config.gpu_proxy_timeout_s,
+                   return_weights=config.save_best_model, concurrency=config.gpu_proxy_concurrency)
+    try:
+        endpoint = resolve_endpoint(config.gpu_proxy_endpoint)
+    except EndpointConfigError as exc:
+        executor = GpuProxyExecutor(None, data_link(config), unavailable=str(exc), **options)
+        executor.preflight()
+        return executor
+    client = GpuProxyClient(endpoint, max_request_bytes=int(config.gpu_proxy_max_payload_mb * 1_000_000))
+    executor = GpuProxyExecutor(client, data_link(config), **options)
+    logger.info("GPU proxy: %s (from %s), %d trial(s) in flight, fallback to local %s", endpoint.base_url,
+                endpoint.source, config.gpu_proxy_concurrency, "on" if config.gpu_proxy_fallback_local else "off")
+    executor.preflight()
+    if config.gpu_proxy_concurrency > 1:
+        executor.watch_interrupts()
+    return executor

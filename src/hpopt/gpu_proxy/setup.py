@@ -1,19 +1,18 @@
-"""Building the GPU proxy executor from the config: endpoint, data link, worker code, preflight."""
+"""What the GPU proxy executor is built from, read off the config: the data link (a built-in
+dataset by name, or a sample of arrays) and the worker code check. The executor itself is
+assembled in hpopt.executors.gpu_proxy, which imports this module (never the reverse)."""
 
 from __future__ import annotations
 
 import logging
 from typing import TYPE_CHECKING, Optional
 
-from hpopt.gpu_proxy.client import GpuProxyClient
 from hpopt.gpu_proxy.data_link import DataLink
 from hpopt.gpu_proxy.discovery import ProxyCode, ProxyCodeError, locate_proxy_code
-from hpopt.gpu_proxy.endpoint import EndpointConfigError, resolve_endpoint
 from hpopt.gpu_proxy.protocol import BuiltinData
 
 if TYPE_CHECKING:
     from hpopt.config import OptimizationConfig
-    from hpopt.executors.gpu_proxy import GpuProxyExecutor
 
 logger = logging.getLogger(__name__)
 
@@ -45,25 +44,3 @@ def proxy_code(config: "OptimizationConfig") -> Optional[ProxyCode]:
     logger.info("GPU proxy worker code: %s (%s%s)", code.path, code.source,
                 f", commit {code.commit}" if code.commit else "")
     return code
-
-
-def build_executor(config: "OptimizationConfig") -> "GpuProxyExecutor":
-    from hpopt.executors.gpu_proxy import GpuProxyExecutor
-
-    proxy_code(config)
-    options = dict(fallback_local=config.gpu_proxy_fallback_local, timeout_s=config.gpu_proxy_timeout_s,
-                   return_weights=config.save_best_model, concurrency=config.gpu_proxy_concurrency)
-    try:
-        endpoint = resolve_endpoint(config.gpu_proxy_endpoint)
-    except EndpointConfigError as exc:
-        executor = GpuProxyExecutor(None, data_link(config), unavailable=str(exc), **options)
-        executor.preflight()
-        return executor
-    client = GpuProxyClient(endpoint, max_request_bytes=int(config.gpu_proxy_max_payload_mb * 1_000_000))
-    executor = GpuProxyExecutor(client, data_link(config), **options)
-    logger.info("GPU proxy: %s (from %s), %d trial(s) in flight, fallback to local %s", endpoint.base_url,
-                endpoint.source, config.gpu_proxy_concurrency, "on" if config.gpu_proxy_fallback_local else "off")
-    executor.preflight()
-    if config.gpu_proxy_concurrency > 1:
-        executor.watch_interrupts()
-    return executor

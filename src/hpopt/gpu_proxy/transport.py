@@ -89,6 +89,31 @@ class Transport:
                 "gpu_proxy_sample_percentage=<fraction below 1>, or train locally with use_gpu_proxy=false")
         return content
 
+    def _read_timeout(self, method: str, url: str, timeout_s: float, deadline: Optional[float],
+                      honour_stop: bool) -> float:
+        """This attempt's read timeout (never past the deadline); raises when stopped or out of time."""
+        read_timeout = timeout_s
+        if deadline is not None:
+            read_timeout = min(timeout_s, deadline - time.monotonic())
+            if read_timeout <= 0:
+                raise DeadlinePassed(f"{method} {url}")
+        if honour_stop and self.stop.is_set():
+            raise Stopped()
+        return read_timeout
+
+    def _transport_failure(self, exc: httpx.TransportError, method: str, url: str, idempotent: bool,
+                           deadline: Optional[float], honour_stop: bool) -> str:
+        """Why a connection failed, when a retry may help; raises when it may not."""
+        if honour_stop and self.stop.is_set():
+            raise Stopped() from None
+        if isinstance(exc, httpx.ReadTimeout) and deadline is not None and time.monotonic() >= deadline:
+            raise DeadlinePassed(f"{method} {url}") from None
+        if not isinstance(exc, _NOT_SENT) and not idempotent:
+            raise GpuProxyUnavailable(
+                f"{method} {url}: the connection broke after the request was sent "
+                f"({type(exc).__name__}); not repeated, it may have been received") from None
+        return f"{type(exc).__name__}: {self.endpoint.redact(str(exc)) or 'no details'}"
+
     def request(self, method: str, path: str, *, content: Optional[bytes] = None, idempotent: bool,
                 timeout_s: float = 60.0, deadline: Optional[float] = None,
                 attempts: Optional[int] = None, honour_stop: bool = True) -> httpx.Response:
@@ -100,36 +125,20 @@ class Transport:
         last = "no attempt"
         attempts = attempts or self.policy.attempts
         for attempt in range(1, attempts + 1):
-            read_timeout = timeout_s
-            if deadline is not None:
-                read_timeout = min(timeout_s, deadline - time.monotonic())
-                if read_timeout <= 0:
-                    raise DeadlinePassed(f"{method} {url}")
-            if honour_stop and self.stop.is_set():
-                raise Stopped()
-            retry_after = None
+            read_timeout = self._read_timeout(method, url, timeout_s, deadline, honour_stop)
             try:
                 response = self._client.request(
                     method, url, content=content,
                     timeout=httpx.Timeout(read_timeout, connect=min(CONNECT_TIMEOUT_S, read_timeout)))
             except httpx.TransportError as exc:
-                if honour_stop and self.stop.is_set():
-                    raise Stopped() from None
-                if isinstance(exc, httpx.ReadTimeout) and deadline is not None and time.monotonic() >= deadline:
-                    raise DeadlinePassed(f"{method} {url}") from None
-                if not isinstance(exc, _NOT_SENT) and not idempotent:
-                    raise GpuProxyUnavailable(
-                        f"{method} {url}: the connection broke after the request was sent "
-                        f"({type(exc).__name__}); not repeated, it may have been received") from None
-                last = f"{type(exc).__name__}: {self.endpoint.redact(str(exc)) or 'no details'}"
+                last, retry_after = self._transport_failure(exc, method, url, idempotent, deadline, honour_stop), None
             except (httpx.HTTPError, httpx.InvalidURL) as exc:  # a malformed URL or response: retrying will not help
                 raise GpuProxyUnavailable(f"{method} {url}: {type(exc).__name__}: "
                                           f"{self.endpoint.redact(str(exc))}") from None
             else:
                 if response.status_code not in RETRY_STATUSES:
                     return response
-                last = f"HTTP {response.status_code}"
-                retry_after = _retry_after(response)
+                last, retry_after = f"HTTP {response.status_code}", _retry_after(response)
             if attempt < attempts:
                 delay = self.policy.delay(attempt, retry_after)
                 logger.info("GPU proxy: %s %s failed (%s); retry %d/%d in %.1f s", method, url, last,

@@ -30,8 +30,17 @@ from hpopt import __version__
 from hpopt.gpu_proxy.data_cache import DataCache, default_cache_dir
 from hpopt.gpu_proxy.payload import PayloadError, TrainingArrays, decode_training_arrays, encode_weights, fingerprint
 from hpopt.gpu_proxy.protocol import (
-    PROTOCOL_VERSION, BuiltinData, EpochOutput, ErrorOutput, HealthCheckRequest, HealthOutput, InlineData,
-    ResultOutput, SystemInfoOutput, TrainRequest, parse_input,
+    PROTOCOL_VERSION,
+    BuiltinData,
+    EpochOutput,
+    ErrorOutput,
+    HealthCheckRequest,
+    HealthOutput,
+    InlineData,
+    ResultOutput,
+    SystemInfoOutput,
+    TrainRequest,
+    parse_input,
 )
 from hpopt.gpu_proxy.pruning import ScheduleReporter
 from hpopt.jsonutil import to_jsonable

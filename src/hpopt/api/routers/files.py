@@ -49,7 +49,8 @@ async def file(
             responses={**errors(404), 200: {"description": "ZIP of <run_name>/...",
                                             "content": {"application/zip": {"schema": {"type": "string",
                                                                                        "format": "binary"}}}}})
-async def download(record: JobRecord = Depends(get_job), manager: JobManager = Depends(get_manager)) -> StreamingResponse:
+async def download(record: JobRecord = Depends(get_job),
+                   manager: JobManager = Depends(get_manager)) -> StreamingResponse:
     """Streamed as it is compressed: no temporary file on the server. Entries are
     ``<run_name>/<path>``; a running job's folder is zipped as it is now."""
     run_dir = manager.run_dir(record)

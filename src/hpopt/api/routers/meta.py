@@ -44,7 +44,8 @@ def _gpu_proxy_status() -> GpuProxyOut:
 
 
 @health_router.get("/health", response_model=HealthOut, summary="Server status (no API key needed)")
-async def health(manager: JobManager = Depends(get_manager), settings: ApiSettings = Depends(get_settings)) -> HealthOut:
+async def health(manager: JobManager = Depends(get_manager),
+                 settings: ApiSettings = Depends(get_settings)) -> HealthOut:
     records = manager.store.all()
     return HealthOut(
         version=__version__,

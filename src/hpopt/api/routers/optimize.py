@@ -7,8 +7,8 @@ from typing import Any, Union
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
-from starlette.concurrency import run_in_threadpool
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 
 from hpopt.api.deps import errors, get_manager
 from hpopt.api.manager import JobConflict, JobManager, QueueFull, StudyTaken

@@ -10,8 +10,8 @@ from fastapi import Path as PathParam
 
 from hpopt.api import views
 from hpopt.api.deps import errors, get_job, get_manager
-from hpopt.api.manager import JobManager
 from hpopt.api.importance import ImportanceCache
+from hpopt.api.manager import JobManager
 from hpopt.api.schemas import BestTrialOut, CurrentTrialOut, ImportancesOut, TrendsOut, TrialDetailOut, TrialsOut
 from hpopt.api.security import require_api_key
 from hpopt.api.store import JobRecord
