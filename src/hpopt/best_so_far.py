@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
 
 from hpopt.jsonutil import write_json
+from hpopt.layout import BEST_MODEL_FILE, BEST_SO_FAR_FILE
 from hpopt.run_clock import RunClock
 from hpopt.spec import EpochRecord
 
@@ -30,8 +31,6 @@ except ImportError:  # pragma: no cover - not POSIX: one process per run is the 
 
 logger = logging.getLogger(__name__)
 
-BEST_SO_FAR_FILE = "best_so_far.json"
-BEST_MODEL_FILE = "best_model.keras"
 _LOCK_FILE = ".best_so_far.lock"
 
 

@@ -16,6 +16,7 @@ import optuna  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from hpopt import trial_plots  # noqa: E402
+from hpopt.layout import RunLayout  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -155,7 +156,7 @@ def write_plots(run_dir: Path, study: optuna.Study, summary: dict[str, Any], gen
     first and the other trials' plots stop once it passes; the skipped trials are listed."""
     if generation == "none":
         return {"study": {}, "trials": {}, "skipped_trials": []}
-    plots_dir = run_dir / "plots"
+    plots_dir = RunLayout(run_dir).plots_dir
     study_plots: dict[str, Path] = {}
     for name, make in (
         ("optimization_history", lambda p: plot_history(summary, p)),

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from hpopt.layout import RunLayout
+
 PLOT_READINGS = {
     "optimization_history": "Each dot is a trial; the line is the best value so far. A flat line at the end means "
                             "more trials would likely not help.",
@@ -120,6 +122,6 @@ def write_report(run_dir: Path, summary: dict[str, Any], plots: dict[str, Any]) 
         lines += [f"- trial {n}: " + ", ".join(f"[{name}]({path.relative_to(run_dir).as_posix()})"
                                                  for name, path in plots["trials"][n].items()) for n in others]
         lines.append("")
-    path = run_dir / "report.md"
+    path = RunLayout(run_dir).report
     path.write_text("\n".join(lines))
     return path

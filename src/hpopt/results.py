@@ -18,7 +18,8 @@ import yaml
 from optuna.trial import FrozenTrial, TrialState
 
 from hpopt.jsonutil import to_jsonable, write_json
-from hpopt.trial_objective import STOP_REASON_ATTR, TRIAL_MODELS_DIR
+from hpopt.layout import RunLayout
+from hpopt.trial_objective import STOP_REASON_ATTR
 
 if TYPE_CHECKING:
     from hpopt.config import OptimizationConfig
@@ -105,11 +106,11 @@ def place_best_model(run_dir: Path, best_number: Optional[int], keep: set[int]) 
     A resumed run whose best trial is still the one from an earlier session keeps the
     best_model.keras that session wrote (its summary.json names the trial).
     """
-    models_dir = run_dir / TRIAL_MODELS_DIR
-    target = run_dir / "best_model.keras"
+    layout = RunLayout(run_dir)
+    models_dir, target = layout.trial_models_dir, layout.best_model
     if best_number is None:
         return None
-    source = models_dir / f"trial_{best_number}.keras"
+    source = layout.trial_model(best_number)
     if source.exists():
         shutil.copyfile(source, target)
     elif not (target.exists() and previous_best_number(run_dir) == best_number):
@@ -127,7 +128,7 @@ def place_best_model(run_dir: Path, best_number: Optional[int], keep: set[int]) 
 
 def previous_best_number(run_dir: Path) -> Optional[int]:
     try:
-        return json.loads((run_dir / "summary.json").read_text())["best_trial"]["number"]
+        return json.loads(RunLayout(run_dir).summary.read_text())["best_trial"]["number"]
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -177,5 +178,6 @@ def build_summary(*, run_name: str, config: "OptimizationConfig", study: optuna.
 
 
 def write_summary(run_dir: Path, summary: dict[str, Any]) -> None:
-    write_json(run_dir / "summary.json", summary)
-    write_trials_csv(run_dir / "trials.csv", summary["trials"])
+    layout = RunLayout(run_dir)
+    write_json(layout.summary, summary)
+    write_trials_csv(layout.trials_csv, summary["trials"])

@@ -18,6 +18,7 @@ import optuna  # noqa: E402
 
 from hpopt.best_so_far import BestSoFar, read_best_so_far  # noqa: E402
 from hpopt.events import RunListener  # noqa: E402
+from hpopt.layout import RunLayout, study_name  # noqa: E402
 from hpopt.results import (  # noqa: E402
     best_trials,
     build_summary,
@@ -37,7 +38,7 @@ from hpopt.trial_loop import (  # noqa: E402  (re-exported: benchmarks and tests
     optimize_in_process,
     route_optuna_logs,
 )
-from hpopt.trial_objective import TRIAL_MODELS_DIR, pruning_applies  # noqa: E402
+from hpopt.trial_objective import pruning_applies  # noqa: E402
 from hpopt.workers import run_worker_pool  # noqa: E402
 
 if TYPE_CHECKING:
@@ -57,7 +58,7 @@ class NoCompleteTrialsError(RuntimeError):
 
 
 def run_dir_for(config: "OptimizationConfig") -> Path:
-    return Path(config.results_dir).expanduser().resolve() / config.resolved_run_name()
+    return RunLayout.at(config.results_dir, config.resolved_run_name()).run_dir
 
 
 def warn_if_pruner_idle(config: "OptimizationConfig") -> None:
@@ -81,7 +82,7 @@ def _begin_best_so_far(best: Optional[BestSoFar], study: optuna.Study, run_dir: 
     complete = best_trials(study)
     earlier = previous_best_number(run_dir)
     best.begin(complete[0].value if complete else None,
-               run_dir / TRIAL_MODELS_DIR / f"trial_{earlier}.keras" if earlier is not None else None)
+               RunLayout(run_dir).trial_model(earlier) if earlier is not None else None)
 
 
 def run_optimization(config: "OptimizationConfig", listener: Optional[RunListener] = None,
@@ -102,7 +103,7 @@ def run_optimization(config: "OptimizationConfig", listener: Optional[RunListene
     run_dir.mkdir(parents=True, exist_ok=True)
     dataset = load_run_data(config)
     shape = data_shape(dataset)
-    study, created = open_or_create_study(config, config.study_name or run_name)
+    study, created = open_or_create_study(config, study_name(config.study_name, run_name))
     # A trial left RUNNING by a process that was killed (kill -9, OOM, power cut) is failed now,
     # before anything counts trials: it must not count towards the cap nor read as running.
     fail_dead_trials(study)
@@ -177,7 +178,7 @@ def finalize_run(config: "OptimizationConfig", study: optuna.Study, dataset: Any
     if config.save_best_model:
         model_path = place_best_model(run_dir, best_number, keep={t.number for t in best})
     if best:
-        write_hyperparameters(run_dir / "best_hyperparameters.yaml", best[0], config)
+        write_hyperparameters(RunLayout(run_dir).best_hyperparameters, best[0], config)
     evaluation = evaluate_on_test(model_path, dataset) if model_path else None
     test_metrics = {k: v for k, v in (evaluation or {}).items() if k in ("test_accuracy", "test_loss")}
     summary = build_summary(

@@ -19,6 +19,7 @@ import optuna
 import sqlalchemy.exc
 from optuna.trial import TrialState
 
+from hpopt import layout
 from hpopt.identity import worker_gone, worker_name
 from hpopt.objectives import study_directions
 
@@ -30,7 +31,6 @@ logger = logging.getLogger(__name__)
 # workers survivable, and their warnings would only add noise to every run.
 warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 
-DEFAULT_STORAGE_FILE = "hpopt_studies.db"
 INTERRUPTED_ATTR = "interrupted"
 WORKER_ATTR = "worker"  # "<host>:<pid>" of the process running the trial (identity.worker_name)
 WORKER_NS_ATTR = "worker_pid_namespace"  # its PID namespace (identity.pid_namespace), where known
@@ -96,12 +96,8 @@ def make_storage(config: "OptimizationConfig") -> optuna.storages.BaseStorage:
 
 
 def storage_url(config: "OptimizationConfig") -> str:
-    """The configured Optuna storage, or a SQLite file in results_dir."""
-    if config.storage:
-        return config.storage
-    path = Path(config.results_dir).expanduser().resolve() / DEFAULT_STORAGE_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{path}"
+    """The configured Optuna storage, or a SQLite file in results_dir (hpopt.layout)."""
+    return layout.storage_url(config.storage, config.results_dir)
 
 
 def sampler_seed(config: "OptimizationConfig", worker_index: int, *, created: bool, existing_trials: int) -> int:

@@ -15,6 +15,7 @@ from hpopt.best_so_far import BestSoFar
 from hpopt.events import RunListener
 from hpopt.identity import pid_namespace, worker_name
 from hpopt.jsonutil import write_json
+from hpopt.layout import RunLayout
 from hpopt.objectives import prunable, score_breakdown, trial_value
 from hpopt.run_clock import RunClock
 from hpopt.search_space import suggest_trial_spec
@@ -39,8 +40,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-TRIAL_MODELS_DIR = "trial_models"
-TRIAL_DETAILS_DIR = "trials"
 # Why a trial ended early when it is not the pruner's doing: "no_learning" (at chance level, state
 # pruned) or "deadline" (the run's timeout: state complete, with its best epoch).
 STOP_REASON_ATTR = "stop_reason"
@@ -209,7 +208,7 @@ class TrialObjective:
         value = trial_value(self.config.mode, self.config.optimize_for, self.config.health_weight, result)
         trial.set_user_attr("score", score_breakdown(self.config.optimize_for, self.config.health_weight, result))
         if self.config.save_best_model and result.model is not None and self._is_best_so_far(trial.study, value):
-            path = self.run_dir / TRIAL_MODELS_DIR / f"trial_{trial.number}.keras"
+            path = RunLayout(self.run_dir).trial_model(trial.number)
             path.parent.mkdir(parents=True, exist_ok=True)
             result.model.save(path)
         return value
@@ -268,7 +267,7 @@ class TrialObjective:
             "snapshots": result.snapshots,
             "architecture": result.architecture,
         }
-        write_json(self.run_dir / TRIAL_DETAILS_DIR / f"trial_{number}.json", details)
+        write_json(RunLayout(self.run_dir).trial_details(number), details)
 
     def _is_best_so_far(self, study: optuna.Study, value: Union[float, tuple]) -> bool:
         if self.config.mode == "pareto":

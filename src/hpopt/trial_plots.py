@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from hpopt.trial_objective import TRIAL_DETAILS_DIR  # noqa: E402
+from hpopt.layout import RunLayout  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -174,11 +174,12 @@ def plot_activation_maps(model: Any, images: np.ndarray, path: Path, max_channel
 def write_trial_plots(run_dir: Path, number: int, evaluation: Optional[dict[str, Any]],
                       dataset: Any) -> dict[str, Path]:
     """Every per-trial plot that the trial's recorded details allow."""
-    details_path = run_dir / TRIAL_DETAILS_DIR / f"trial_{number}.json"
+    layout = RunLayout(run_dir)
+    details_path = layout.trial_details(number)
     if not details_path.exists():
         return {}
     details = json.loads(details_path.read_text())
-    out_dir = run_dir / "plots" / f"trial_{number}"
+    out_dir = layout.trial_plots_dir(number)
     plots: dict[str, Path] = {}
     for name, make in (
         ("training_curves", plot_training_curves),

@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any, Optional
 
 from hpopt.api.store import JobRecord
+from hpopt.layout import default_storage_path, study_name
 
 __all__ = ["ImportanceCache", "compute_importances"]
 
 logger = logging.getLogger(__name__)
-STORAGE_FILE = "hpopt_studies.db"  # hpopt.study.DEFAULT_STORAGE_FILE
 METHOD = "Optuna's default importance evaluator (optuna.importance.get_param_importances)"
 
 
@@ -29,7 +29,7 @@ def _storage(config: dict[str, Any], results_dir: Path) -> Optional[str]:
     storage = operator_storage(config.get("storage"))
     if storage:
         return str(storage)
-    path = results_dir / STORAGE_FILE
+    path = default_storage_path(results_dir)
     return f"sqlite:///{path}" if path.is_file() else None
 
 
@@ -43,7 +43,8 @@ def compute_importances(record: JobRecord, results_dir: Path) -> dict[str, Any]:
         import optuna  # lazy: the server only pays for it when importances are asked for
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
-        study = optuna.load_study(study_name=record.config.get("study_name") or record.run_name, storage=storage)
+        name = study_name(record.config.get("study_name"), record.run_name)
+        study = optuna.load_study(study_name=name, storage=storage)
         complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
         out["n_trials"] = len(complete)
         target = None

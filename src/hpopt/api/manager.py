@@ -24,6 +24,7 @@ from hpopt.api.settings import ApiSettings
 from hpopt.api.store import TERMINAL, JobRecord, JobStore, utc_now
 from hpopt.api.supervisor import Supervisor
 from hpopt.api.views import SummaryCache, job_view
+from hpopt.layout import storage_url, study_name
 
 __all__ = ["JobManager", "JobNotFound", "JobConflict", "StudyTaken", "QueueFull"]
 
@@ -232,12 +233,10 @@ def _delete_study(config: dict[str, Any], results_dir: Path) -> None:
         import optuna  # lazy: only deletes pay for it, and it never imports TensorFlow
 
         from hpopt.api.optimize_request import operator_storage  # the record's storage is masked
-        from hpopt.study import DEFAULT_STORAGE_FILE
-
-        storage = operator_storage(config.get("storage")) or f"sqlite:///{results_dir / DEFAULT_STORAGE_FILE}"
+        storage = storage_url(operator_storage(config.get("storage")), results_dir, create_dir=False)
         if storage.startswith("sqlite:///") and not Path(storage[10:]).exists():
             return
-        optuna.delete_study(study_name=config.get("study_name") or config["run_name"], storage=storage)
+        optuna.delete_study(study_name=study_name(config.get("study_name"), config["run_name"]), storage=storage)
         logger.info("study %s deleted with its job", config.get("study_name") or config["run_name"])
     except KeyError:
         pass  # no such study: the job never started a trial

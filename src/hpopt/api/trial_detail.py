@@ -13,16 +13,15 @@ from pathlib import Path
 from typing import Any, Optional
 
 from hpopt.api.store import JobRecord
+from hpopt.layout import RunLayout
 
 __all__ = ["trial_detail", "read_details"]
 
-DETAILS_DIR = "trials"  # hpopt.trial_objective.TRIAL_DETAILS_DIR (not imported: it loads Optuna's objective code)
-PLOTS_DIR = "plots"
 
 
 def read_details(run_dir: Path, number: int) -> dict[str, Any]:
     """trial_<n>.json, or {} when it is missing or unreadable (e.g. being written)."""
-    path = run_dir / DETAILS_DIR / f"trial_{int(number)}.json"
+    path = RunLayout(run_dir).trial_details(int(number))
     try:
         details = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -31,10 +30,11 @@ def read_details(run_dir: Path, number: int) -> dict[str, Any]:
 
 
 def _plots(run_dir: Path, number: int) -> list[str]:
-    folder = run_dir / PLOTS_DIR / f"trial_{int(number)}"
+    layout = RunLayout(run_dir)
+    folder = layout.trial_plots_dir(int(number))
     if not folder.is_dir() or folder.is_symlink():
         return []
-    return sorted(f"{PLOTS_DIR}/{folder.name}/{p.name}" for p in folder.iterdir()
+    return sorted(p.relative_to(layout.run_dir).as_posix() for p in folder.iterdir()
                   if p.suffix.lower() == ".png" and p.is_file() and not p.is_symlink())
 
 

@@ -13,6 +13,7 @@ from typing import Any, Optional
 
 from hpopt.api.live import JobLive, best_of, first_value, trends_of
 from hpopt.api.store import JobRecord
+from hpopt.layout import RunLayout
 from hpopt.masking import masked_config
 
 __all__ = ["SummaryCache", "job_view", "trial_rows", "current_trial", "best_trial", "trends"]
@@ -23,7 +24,7 @@ class SummaryCache:
         self._cache: dict[Path, tuple[float, dict[str, Any]]] = {}
 
     def get(self, run_dir: Path) -> Optional[dict[str, Any]]:
-        path = run_dir / "summary.json"
+        path = RunLayout(run_dir).summary
         try:
             mtime = path.stat().st_mtime
         except OSError:
@@ -42,7 +43,7 @@ class SummaryCache:
         return summary
 
     def forget(self, run_dir: Path) -> None:
-        self._cache.pop(run_dir / "summary.json", None)
+        self._cache.pop(RunLayout(run_dir).summary, None)
 
 
 def _finished_summary(record: JobRecord, summary: Optional[dict[str, Any]]) -> Optional[dict[str, Any]]:
