@@ -90,7 +90,7 @@ def test_chance_level_is_the_majority_share():
 
 
 def test_the_epoch_where_early_stopping_fires_is_final_and_never_pruned(digits):
-    from hpopt.trial_objective import OptunaReporter
+    from hpopt.optuna_reporter import OptunaReporter
 
     class PruneAlways:
         number = 0

@@ -19,7 +19,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from hpopt.jsonutil import to_jsonable, write_json
 from hpopt.layout import RunLayout
-from hpopt.trial_objective import STOP_REASON_ATTR
+from hpopt.trial_record import CLAIM_ATTR, INTERRUPTED_ATTR, SCORE_ATTR, STOP_REASON_ATTR, TrialRecord
 
 if TYPE_CHECKING:
     from hpopt.config import OptimizationConfig
@@ -53,29 +53,30 @@ def _iso(value: Any) -> Optional[str]:
 def trial_row(trial: FrozenTrial) -> dict[str, Any]:
     """One trial as summary.json lists it."""
     attrs = trial.user_attrs
+    record = TrialRecord.load(trial)
     values = trial.values
     return to_jsonable({
         "number": trial.number,
         "state": _state_name(trial),
         "value": (values[0] if len(values) == 1 else list(values)) if values else None,
-        "val_accuracy": attrs.get("val_accuracy"),
+        "val_accuracy": record.val_accuracy,
         "params": dict(trial.params),
-        "health": attrs.get("health", {}),
-        "score": attrs.get("score"),
-        "epochs_run": attrs.get("epochs_run", 0),
-        "best_epoch": attrs.get("best_epoch"),
-        "param_count": attrs.get("param_count"),
-        "started_at": attrs.get("started_at") or _iso(trial.datetime_start),
-        "finished_at": attrs.get("finished_at") or _iso(trial.datetime_complete),
-        "duration_s": attrs.get("duration_s"),
-        "train_seconds": attrs.get("train_seconds"),
-        "health_seconds": attrs.get("health_seconds"),
-        "execution": attrs.get("execution", "local"),
-        "worker": attrs.get("worker"),
-        "failure": attrs.get("failure"),
+        "health": record.health,
+        "score": attrs.get(SCORE_ATTR),
+        "epochs_run": record.epochs_run,
+        "best_epoch": record.best_epoch,
+        "param_count": record.param_count,
+        "started_at": attrs.get(CLAIM_ATTR) or _iso(trial.datetime_start),
+        "finished_at": record.finished_at or _iso(trial.datetime_complete),
+        "duration_s": record.duration_s,
+        "train_seconds": record.train_seconds,
+        "health_seconds": record.health_seconds,
+        "execution": record.execution,
+        "worker": record.worker,
+        "failure": record.failure,
         "stop_reason": attrs.get(STOP_REASON_ATTR),
-        "interrupted": bool(attrs.get("interrupted", False)),
-        "history": attrs.get("history", []),
+        "interrupted": bool(attrs.get(INTERRUPTED_ATTR, False)),
+        "history": record.history,
     })
 
 
@@ -137,7 +138,7 @@ def write_hyperparameters(path: Path, trial: FrozenTrial, config: "OptimizationC
     content = {
         "trial": trial.number,
         "value": trial.values[0] if len(trial.values) == 1 else list(trial.values),
-        "val_accuracy": trial.user_attrs.get("val_accuracy"),
+        "val_accuracy": TrialRecord.load(trial).val_accuracy,
         "dataset": config.dataset,
         "hyperparameters": dict(trial.params),
     }

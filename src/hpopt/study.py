@@ -22,6 +22,16 @@ from optuna.trial import TrialState
 from hpopt import layout
 from hpopt.identity import worker_gone, worker_name
 from hpopt.objectives import study_directions
+from hpopt.trial_record import (
+    AFTER_DEADLINE_ATTR,
+    CLAIM_ATTR,
+    DIED_ATTR,
+    DUPLICATE_ATTR,
+    INTERRUPTED_ATTR,
+    OVER_CAP_ATTR,
+    WORKER_ATTR,
+    WORKER_NS_ATTR,
+)
 
 if TYPE_CHECKING:
     from hpopt.config import OptimizationConfig
@@ -31,14 +41,6 @@ logger = logging.getLogger(__name__)
 # workers survivable, and their warnings would only add noise to every run.
 warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 
-INTERRUPTED_ATTR = "interrupted"
-WORKER_ATTR = "worker"  # "<host>:<pid>" of the process running the trial (identity.worker_name)
-WORKER_NS_ATTR = "worker_pid_namespace"  # its PID namespace (identity.pid_namespace), where known
-DIED_ATTR = "worker_died"  # set on a trial failed because its worker process was found dead
-OVER_CAP_ATTR = "over_cap"
-AFTER_DEADLINE_ATTR = "after_deadline"  # sampled in the instant the run's deadline passed: not trained
-DUPLICATE_ATTR = "duplicate_of"
-CLAIM_ATTR = "started_at"  # set as soon as a trial has sampled: it claims its configuration
 FINGERPRINT_ATTR = "hpopt_fingerprint"
 STORAGE_ATTEMPTS = 5
 # Settings a resumed study must share with the run that created it: what the trials are
@@ -296,3 +298,28 @@ def fail_dead_trials(study: optuna.Study) -> list[int]:
         if retry is not None:
             retry(study, storage.get_trial(trial._trial_id))
     return failed
+
+
+# ----------------------------------------------------------------------------- the trials cap
+
+def over_cap(study: optuna.Study, number: int, cap: int) -> bool:
+    """Whether trial ``number`` comes after ``cap`` trials that count (finished or in flight)."""
+    trials = study.get_trials(deepcopy=False)
+    retried = retried_numbers(trials)
+    ahead = sum(1 for t in trials if t.number < number and counts_towards_cap(t, retried, in_flight=True))
+    return ahead >= cap
+
+
+class StopAtCap:
+    """Optuna callback: stop this worker once the study's trials (finished or in flight) reach the cap."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+
+    def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        trials = study.get_trials(deepcopy=False)
+        retried = retried_numbers(trials)
+        # Enqueued (WAITING) trials are work still to do, not a reason to stop.
+        started = [t for t in trials if t.state != optuna.trial.TrialState.WAITING]
+        if sum(counts_towards_cap(t, retried, in_flight=True) for t in started) >= self.cap:
+            study.stop()

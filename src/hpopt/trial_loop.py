@@ -20,8 +20,8 @@ from hpopt.objectives import study_directions
 from hpopt.results import trial_row
 from hpopt.run_clock import RunClock
 from hpopt.spec import DataShape
-from hpopt.study import gave_way
-from hpopt.trial_objective import StopAtCap, TrialFailed, TrialObjective
+from hpopt.study import StopAtCap, gave_way
+from hpopt.trial_objective import TrialFailed, TrialObjective
 
 if TYPE_CHECKING:
     from hpopt.config import OptimizationConfig

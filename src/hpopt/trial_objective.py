@@ -17,20 +17,22 @@ from hpopt.identity import pid_namespace, worker_name
 from hpopt.jsonutil import write_json
 from hpopt.layout import RunLayout
 from hpopt.objectives import prunable, score_breakdown, trial_value
+from hpopt.optuna_reporter import OptunaReporter
 from hpopt.run_clock import RunClock
 from hpopt.search_space import suggest_trial_spec
-from hpopt.spec import DataShape, EpochRecord, TrialSpec
-from hpopt.study import (
+from hpopt.spec import DataShape, TrialSpec
+from hpopt.study import over_cap, repeated_configuration
+from hpopt.trial_record import (
     AFTER_DEADLINE_ATTR,
     CLAIM_ATTR,
     DUPLICATE_ATTR,
     INTERRUPTED_ATTR,
     OVER_CAP_ATTR,
+    SCORE_ATTR,
+    STOP_REASON_ATTR,
     WORKER_ATTR,
     WORKER_NS_ATTR,
-    counts_towards_cap,
-    repeated_configuration,
-    retried_numbers,
+    TrialRecord,
 )
 
 if TYPE_CHECKING:
@@ -40,9 +42,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# Why a trial ended early when it is not the pruner's doing: "no_learning" (at chance level, state
-# pruned) or "deadline" (the run's timeout: state complete, with its best epoch).
-STOP_REASON_ATTR = "stop_reason"
 # Samples in a row that repeat a configuration before this worker calls the space exhausted.
 MAX_REPEATS_IN_A_ROW = 20
 
@@ -51,67 +50,9 @@ class TrialFailed(Exception):
     """A trial that diverged or crashed: recorded as FAIL, the study goes on."""
 
 
-class OptunaReporter:
-    """Forwards epochs to listeners and to Optuna's pruner (locally, or replayed from a worker)."""
-
-    def __init__(self, trial: optuna.Trial, listener: RunListener, prune: bool, epochs: int,
-                 best: Optional[BestSoFar] = None) -> None:
-        self.trial = trial
-        self.listener = listener
-        self.prune = prune
-        self.epochs = epochs
-        self.best = best
-
-    def model_built(self, architecture: list[dict[str, Any]]) -> None:
-        self.listener.on_model_built(self.trial.number, architecture)
-
-    def training_started(self) -> None:
-        if self.best is not None:
-            self.best.training_started()
-
-    def epoch_model(self, record: EpochRecord, model: Any) -> None:
-        """The run's best model is kept the moment an epoch beats it (best_so_far.py)."""
-        if self.best is None:
-            return
-        point = self.best.offer(self.trial.number, record, model.save)
-        if point is not None:
-            self.listener.on_best_so_far(point)
-
-    def report(self, record: EpochRecord) -> None:
-        self.listener.on_epoch(self.trial.number, record)
-        if self.prune:
-            self.trial.report(record.objective_value, record.epoch)
-            # A trial that reached its last epoch (or stops here anyway) has nothing left to save.
-            if not record.final and record.epoch < self.epochs and self.trial.should_prune():
-                raise optuna.TrialPruned(f"pruned at epoch {record.epoch}")
-
-
 def pruning_applies(config: "OptimizationConfig") -> bool:
     """The pruner compares each epoch's objective value, so it acts only where that exists."""
     return config.pruner != "none" and prunable(config.mode, config.optimize_for)
-
-
-def over_cap(study: optuna.Study, number: int, cap: int) -> bool:
-    """Whether trial ``number`` comes after ``cap`` trials that count (finished or in flight)."""
-    trials = study.get_trials(deepcopy=False)
-    retried = retried_numbers(trials)
-    ahead = sum(1 for t in trials if t.number < number and counts_towards_cap(t, retried, in_flight=True))
-    return ahead >= cap
-
-
-class StopAtCap:
-    """Optuna callback: stop this worker once the study's trials (finished or in flight) reach the cap."""
-
-    def __init__(self, cap: int) -> None:
-        self.cap = cap
-
-    def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        trials = study.get_trials(deepcopy=False)
-        retried = retried_numbers(trials)
-        # Enqueued (WAITING) trials are work still to do, not a reason to stop.
-        started = [t for t in trials if t.state != optuna.trial.TrialState.WAITING]
-        if sum(counts_towards_cap(t, retried, in_flight=True) for t in started) >= self.cap:
-            study.stop()
 
 
 def _utc_now() -> str:
@@ -206,7 +147,7 @@ class TrialObjective:
         if result.status == "failed":
             raise TrialFailed(result.failure or "trial failed")
         value = trial_value(self.config.mode, self.config.optimize_for, self.config.health_weight, result)
-        trial.set_user_attr("score", score_breakdown(self.config.optimize_for, self.config.health_weight, result))
+        trial.set_user_attr(SCORE_ATTR, score_breakdown(self.config.optimize_for, self.config.health_weight, result))
         if self.config.save_best_model and result.model is not None and self._is_best_so_far(trial.study, value):
             path = RunLayout(self.run_dir).trial_model(trial.number)
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -231,30 +172,8 @@ class TrialObjective:
         raise TrialFailed(f"trial {trial.number} repeats the configuration of trial {original}")
 
     def _record(self, trial: optuna.Trial, result: Any, started: float, failure: Optional[str]) -> None:
-        trial.set_user_attr("finished_at", _utc_now())
-        trial.set_user_attr("duration_s", round(time.perf_counter() - started, 3))
-        if failure:
-            trial.set_user_attr("failure", failure)
-        if result is None:
-            trial.set_user_attr("execution", getattr(self.executor, "name", "local"))
-            return
-        health = {k: v for k, v in result.health.items() if k != "per_layer"}
-        attrs = {
-            "val_accuracy": result.val_accuracy,
-            "best_epoch": result.best_epoch,
-            "epochs_run": result.epochs_run,
-            "param_count": result.param_count,
-            "model_bytes": result.model_bytes,
-            "train_seconds": round(result.train_seconds, 3),
-            "health_seconds": round(result.health_seconds, 3),
-            "inference_samples_per_s": round(result.inference_samples_per_s, 1),
-            "health": health,
-            "history": [r.model_dump(exclude={"health"}) for r in result.history],
-            "execution": result.execution,
-            "worker": result.worker,
-        }
-        for key, value in attrs.items():
-            trial.set_user_attr(key, value)
+        TrialRecord.of(result, finished_at=_utc_now(), duration_s=time.perf_counter() - started, failure=failure,
+                       execution=getattr(self.executor, "name", "local")).store(trial)
 
     def _write_details(self, number: int, spec: dict[str, Any], result: Any) -> None:
         """Full per-trial record (raw health snapshots included) for per-trial plots."""
