@@ -249,18 +249,18 @@ def test_a_stop_waits_for_a_safe_point_then_escalates(tmp_path):
     """SIGINT only flags the stop; the next run event raises it, or the hard deadline does."""
     code = """
 import os, signal, time
-from hpopt.api.job_runner import _Interrupts
-soft = _Interrupts(hard_after=30); soft.install()
+from hpopt.interrupts import StopController
+soft = StopController(hard_after=30); soft.install()
 os.kill(os.getpid(), signal.SIGINT)
 time.sleep(0.2)
-print("flagged", soft.requested, soft.delivered)
+print("flagged", soft.requested(), soft.reason)
 try:
     soft.check()
 except KeyboardInterrupt:
     print("raised at the safe point")
 os.kill(os.getpid(), signal.SIGINT)  # once delivered, a second signal cannot cut the results writing short
 time.sleep(0.2)
-hard = _Interrupts(hard_after=0.3); hard.install()
+hard = StopController(hard_after=0.3); hard.install()
 os.kill(os.getpid(), signal.SIGINT)
 try:
     time.sleep(5)
@@ -269,5 +269,5 @@ except KeyboardInterrupt:
 """
     result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=clean_env(), capture_output=True,
                             text=True, timeout=60)
-    assert result.stdout.splitlines() == ["flagged True False", "raised at the safe point",
+    assert result.stdout.splitlines() == ["flagged True interrupted", "raised at the safe point",
                                           "escalated after the deadline"], result.stdout + result.stderr

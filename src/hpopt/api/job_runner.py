@@ -16,8 +16,6 @@ import logging
 import os
 import signal
 import sys
-import threading
-import time
 from pathlib import Path
 from typing import Any, Optional
 
@@ -27,9 +25,10 @@ except ImportError:  # pragma: no cover - Windows: no storage lock (one job at a
     fcntl = None  # type: ignore[assignment]
 
 from hpopt.api.event_log import EVENTS_FILE, EventWriter
-from hpopt.api.job_files import CONFIG_FILE, LOCK_FILE, LOG_FILE  # noqa: E402
+from hpopt.api.job_files import CONFIG_FILE, LOCK_FILE, LOG_FILE
 from hpopt.api.proc import hold_lock
 from hpopt.events import RunListener
+from hpopt.interrupts import STOP, StopController
 from hpopt.masking import MaskingFormatter, mask_text
 
 EXIT_COMPLETED, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
@@ -37,76 +36,12 @@ EXIT_COMPLETED, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 logger = logging.getLogger("hpopt.api.job")
 
 
-class _Interrupts:
-    """Why and whether the job was asked to stop, and where the stop takes effect.
-
-    SIGINT, SIGTERM and a dead parent only set a flag: ``check`` raises KeyboardInterrupt
-    (the runner's clean Ctrl-C path) at the next run event, i.e. at the end of the running
-    epoch. An exception raised by a signal at an arbitrary point can land inside
-    TensorFlow or a finalizer, where it is lost or leaves a lock held (the results would
-    then never be written). If no run event comes within ``hard_after`` seconds (a very
-    long epoch), or a second signal arrives, the interrupt is raised where the code is.
-    """
-
-    def __init__(self, hard_after: float = 30.0) -> None:
-        self.reason = "stop"
-        self.requested = False
-        self.delivered = False
-        self.hard_after = hard_after
-        self.immediate = False  # True when this process only supervises (workers=N): no safe point needed
-
-    def install(self) -> None:
-        signal.signal(signal.SIGINT, self._on_signal)  # even if started with SIGINT ignored
-        signal.signal(signal.SIGTERM, self._on_signal)
-
-    def _on_signal(self, signum: int, frame: Any) -> None:
-        if signum == signal.SIGTERM and not self.requested:
-            self.reason = "terminated"
-        if self.requested:  # a second signal, or the hard deadline: stop where we are
-            if self.delivered:
-                return
-            self.delivered = True
-            raise KeyboardInterrupt
-        self.requested = True
-        if self.immediate:
-            self.delivered = True
-            raise KeyboardInterrupt
-        logger.info("stop requested (%s): the running trial ends after its current batch", self.reason)
-        from hpopt import interrupts  # training checks this flag after every batch
-
-        interrupts.request_stop(self.reason)
-        timer = threading.Timer(self.hard_after, self._escalate)
-        timer.daemon = True
-        timer.start()
-
-    def _escalate(self) -> None:
-        if not self.delivered:
-            logger.warning("no epoch ended within %.0f s of the stop request: interrupting now", self.hard_after)
-            os.kill(os.getpid(), signal.SIGINT)
-
-    def check(self) -> None:
-        """Called at every run event: raise the requested stop at this safe point (once)."""
-        if self.requested and not self.delivered:
-            self.delivered = True
-            raise KeyboardInterrupt
-
-    def watch_parent(self, parent_pid: int, interval: float = 0.5) -> None:
-        def watch() -> None:
-            while os.getppid() == parent_pid:
-                time.sleep(interval)
-            self.reason = "server_gone"
-            logger.warning("the API server (pid %d) is gone: stopping after the running epoch", parent_pid)
-            os.kill(os.getpid(), signal.SIGINT)
-
-        threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
-
-
 class EventLogListener(RunListener):
     """Forwards run events to the event log (quick: one small write per event)."""
 
-    def __init__(self, writer: EventWriter, interrupts: Optional[_Interrupts] = None) -> None:
+    def __init__(self, writer: EventWriter, stop: Optional[StopController] = None) -> None:
         self.writer = writer
-        self.interrupts = interrupts or _Interrupts()
+        self.interrupts = stop or StopController()
 
     def on_run_started(self, info: dict[str, Any]) -> None:
         self.writer.write("run_started", info=info)
@@ -132,7 +67,7 @@ class EventLogListener(RunListener):
         self.interrupts.check()
 
     def on_run_finished(self, summary: dict[str, Any]) -> None:
-        self.interrupts.delivered = True  # results are written: nothing left to interrupt
+        self.interrupts.finished()  # results are written: nothing left to interrupt
         condensed = {k: v for k, v in summary.items() if k not in ("trials", "config")}
         if isinstance(condensed.get("best_trial"), dict):
             condensed["best_trial"] = {k: v for k, v in condensed["best_trial"].items() if k != "history"}
@@ -180,8 +115,9 @@ def run_job(job_dir: Path, attempt: int, parent_pid: Optional[int], nice: int, h
     from hpopt.api.optimize_request import with_operator_settings
     from hpopt.config import OptimizationConfig
 
-    interrupts = _Interrupts(hard_stop_after)
-    interrupts.install()
+    interrupts = STOP
+    interrupts.signal_reasons[signal.SIGINT] = "stop"  # the server stops a job with SIGINT
+    interrupts.install(hard_stop_after)
     if nice:
         try:
             os.nice(nice)
@@ -215,7 +151,7 @@ def run_job(job_dir: Path, attempt: int, parent_pid: Optional[int], nice: int, h
         except Exception as exc:  # noqa: BLE001 - the job's outcome must reach the server whatever failed
             logger.error("job failed", exc_info=True)
             outcome, error, code = "failed", mask_text(f"{type(exc).__name__}: {exc}")[:2000], EXIT_FAILED
-        interrupts.delivered = True
+        interrupts.finished()
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the outcome line must be written whatever comes now
         writer.write("job_outcome", outcome=outcome, error=error)
         return code

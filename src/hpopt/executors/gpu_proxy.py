@@ -13,14 +13,14 @@ after REPROBE_S) or the run stops with GpuProxyRunStopped (false).
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 
 import optuna
 from pydantic import ValidationError
 
+from hpopt import interrupts
 from hpopt.gpu_proxy.client import GpuProxyClient
 from hpopt.gpu_proxy.data_link import DataLink
 from hpopt.gpu_proxy.endpoint import EndpointConfigError, resolve_endpoint
@@ -83,7 +83,7 @@ class GpuProxyExecutor:
         self._local_lock = threading.Lock()  # local fallback trains one trial at a time
         self._build_lock = threading.Lock()
         self._jobs: set[RemoteJob] = set()
-        self._previous_sigint: Any = None
+        self._on_stop: Optional[Callable[[], None]] = None
 
     # ------------------------------------------------------------------ public
 
@@ -122,29 +122,17 @@ class GpuProxyExecutor:
             for job in jobs:
                 job.cancel()
             self.client.close()
-        if self._previous_sigint is not None:
-            signal.signal(signal.SIGINT, self._previous_sigint)
-            self._previous_sigint = None
+        if self._on_stop is not None:
+            interrupts.STOP.remove_on_stop(self._on_stop)
+            self._on_stop = None
 
     def watch_interrupts(self) -> None:
-        """With trials in threads, Ctrl-C reaches only the main thread: chain a handler that
-        also stops the threads' waits (their jobs are then cancelled)."""
-        if self.client is None or threading.current_thread() is not threading.main_thread():
+        """With trials in threads, Ctrl-C reaches only the main thread: a stop request also ends
+        the threads' waits (their jobs are then cancelled)."""
+        if self.client is None:
             return
-        previous = signal.getsignal(signal.SIGINT)
-        stop = self.client.stop
-
-        def on_sigint(signum: int, frame: Any) -> None:
-            if previous == signal.SIG_IGN:
-                return
-            stop.set()
-            if callable(previous):
-                previous(signum, frame)
-            else:
-                raise KeyboardInterrupt
-
-        signal.signal(signal.SIGINT, on_sigint)
-        self._previous_sigint = previous
+        self._on_stop = self.client.stop.set
+        interrupts.STOP.on_stop(self._on_stop)
 
     # ------------------------------------------------------------------ fallback
 
