@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional
 
@@ -35,6 +36,11 @@ def process_launch_time() -> float:
     except (OSError, ValueError, IndexError, AttributeError):
         return _IMPORTED_AT
     return min(boot + since_boot, _IMPORTED_AT)
+
+
+def utc_stamp(timespec: str = "seconds") -> str:
+    """Now as ISO 8601 UTC with a Z (``2026-12-01T07:30:00Z``): every timestamp hpopt writes."""
+    return datetime.now(timezone.utc).isoformat(timespec=timespec).replace("+00:00", "Z")
 
 
 def finalize_reserve(timeout_s: float) -> float:

@@ -7,18 +7,29 @@ hyperparameter can never be silently ignored.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional, Union
+from typing import TYPE_CHECKING, Optional, Union, get_args
 
-from hpopt.spec import CNNArchitecture, DataShape, HealthOptions, LSTMArchitecture, ObjectiveSpec, TrialSpec
+from hpopt.spec import (
+    Activation,
+    CNNArchitecture,
+    DataShape,
+    HealthOptions,
+    Initializer,
+    LSTMArchitecture,
+    ObjectiveSpec,
+    Optimizer,
+    TrialSpec,
+)
 
 if TYPE_CHECKING:  # optuna is imported by the caller; keep this module import-light
     import optuna
 
     from hpopt.config import OptimizationConfig
 
-ACTIVATIONS = ("relu", "leaky_relu", "swish")
-OPTIMIZERS = ("adam", "rmsprop", "sgd")
-INITIALIZERS = ("glorot_uniform", "he_normal", "lecun_normal")
+# The choices are the spec's own types: one list each (hpopt.spec).
+ACTIVATIONS: tuple[str, ...] = get_args(Activation)
+OPTIMIZERS: tuple[str, ...] = get_args(Optimizer)
+INITIALIZERS: tuple[str, ...] = get_args(Initializer)
 
 
 def suggest_cnn(trial: "optuna.Trial", activation: Optional[str] = None) -> CNNArchitecture:

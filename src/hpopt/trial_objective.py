@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional, Union
 
@@ -18,7 +17,7 @@ from hpopt.jsonutil import write_json
 from hpopt.layout import RunLayout
 from hpopt.objectives import prunable, score_breakdown, trial_value
 from hpopt.optuna_reporter import OptunaReporter
-from hpopt.run_clock import RunClock
+from hpopt.run_clock import RunClock, utc_stamp
 from hpopt.search_space import suggest_trial_spec
 from hpopt.spec import DataShape, TrialSpec
 from hpopt.study import over_cap, repeated_configuration
@@ -55,10 +54,6 @@ def pruning_applies(config: "OptimizationConfig") -> bool:
     return config.pruner != "none" and prunable(config.mode, config.optimize_for)
 
 
-def _utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
 class TrialObjective:
     """Callable passed to ``study.optimize``; one instance per run."""
 
@@ -79,7 +74,7 @@ class TrialObjective:
     def __call__(self, trial: optuna.Trial) -> Union[float, tuple[float, float]]:
         self._admit(trial)
         spec = self._spec_for(trial)
-        trial.set_user_attr(CLAIM_ATTR, _utc_now())
+        trial.set_user_attr(CLAIM_ATTR, utc_stamp())
         # From here a process that dies leaves a trial naming its dead worker, which the next start
         # fails and re-runs with these parameters at once (study.fail_dead_trials); set only once
         # sampled, so a trial that names its worker always has a configuration to re-run.
@@ -125,7 +120,7 @@ class TrialObjective:
             return self.executor.run(spec, self.data, reporter)
         except KeyboardInterrupt:
             trial.set_user_attr(INTERRUPTED_ATTR, True)
-            trial.set_user_attr("finished_at", _utc_now())
+            trial.set_user_attr("finished_at", utc_stamp())
             raise
         except Exception as error:  # a crashing trial (OOM, bad shapes) must not end the study
             if getattr(error, "stops_run", False):  # ...unless the executor says the run cannot go on
@@ -172,7 +167,7 @@ class TrialObjective:
         raise TrialFailed(f"trial {trial.number} repeats the configuration of trial {original}")
 
     def _record(self, trial: optuna.Trial, result: Any, started: float, failure: Optional[str]) -> None:
-        TrialRecord.of(result, finished_at=_utc_now(), duration_s=time.perf_counter() - started, failure=failure,
+        TrialRecord.of(result, finished_at=utc_stamp(), duration_s=time.perf_counter() - started, failure=failure,
                        execution=getattr(self.executor, "name", "local")).store(trial)
 
     def _write_details(self, number: int, spec: dict[str, Any], result: Any) -> None:

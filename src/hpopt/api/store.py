@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Optional
+
+from hpopt.run_clock import utc_stamp
 
 __all__ = ["JobRecord", "JobStore", "STATUSES", "TERMINAL", "ACTIVE", "utc_now"]
 
@@ -44,7 +45,7 @@ _COLUMNS = ("job_id", "status", "run_name", "config", "created_at", "updated_at"
 
 
 def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return utc_stamp("milliseconds")
 
 
 @dataclass(frozen=True)

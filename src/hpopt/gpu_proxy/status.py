@@ -7,7 +7,6 @@ gets a health_check job). Never raises; problems are reported in ``error``.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Optional
 
 from hpopt.gpu_proxy.discovery import default_search_dirs, find_proxy_code
@@ -15,6 +14,7 @@ from hpopt.gpu_proxy.endpoint import EndpointConfigError, resolve_endpoint
 from hpopt.gpu_proxy.protocol import PROTOCOL_VERSION
 from hpopt.gpu_proxy.transport import RetryPolicy
 from hpopt.masking import mask_text
+from hpopt.run_clock import utc_stamp
 
 if TYPE_CHECKING:
     from hpopt.config import OptimizationConfig
@@ -31,7 +31,7 @@ def proxy_status(config: Optional["OptimizationConfig"] = None, *, probe: bool =
         "state": "unchecked", "enabled": False, "endpoint": None, "endpoint_source": None,
         "reachable": None, "protocol": PROTOCOL_VERSION, "fallback_local": None, "concurrency": None,
         "code": None, "details": None, "error": None,
-        "checked_at": datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "checked_at": utc_stamp(),
     }
     try:
         if config is None:

@@ -20,7 +20,6 @@ import shutil
 import socket
 import subprocess
 import threading
-from datetime import datetime, timezone
 from typing import Any, AsyncIterator, Callable, Optional
 
 import numpy as np
@@ -44,6 +43,7 @@ from hpopt.gpu_proxy.protocol import (
 )
 from hpopt.gpu_proxy.pruning import ScheduleReporter
 from hpopt.jsonutil import to_jsonable
+from hpopt.run_clock import utc_stamp
 from hpopt.spec import EpochRecord, TrialSpec
 
 logger = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ def worker_identity() -> str:
 
 
 def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return utc_stamp("milliseconds")
 
 
 def plain(value: Any) -> Any:
