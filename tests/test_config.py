@@ -26,6 +26,7 @@ from hpopt.config import (
     explain_validation_error,
     load_config,
 )
+from hpopt.objectives import OBJECTIVES
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
@@ -34,12 +35,14 @@ DEFAULTS = {
     "run_name": None, "activation": None, "health_weight": 0.3, "max_epochs_per_trial": 20,
     "min_epochs_per_trial": 5, "n_startup_trials": 5, "n_warmup_steps": 2, "random_seed": 42,
     "timeout_hours": None, "validation_split": 0.2, "test_size": 0.2, "early_stopping_patience": 5,
-    "enable_early_stopping": True, "min_steps_per_epoch": 50, "stop_no_learning": True, "save_best_model": True, "plot_generation": "all",
+    "enable_early_stopping": True, "min_steps_per_epoch": 50, "stop_no_learning": True, "save_best_model": True,
+    "plot_generation": "all",
     "use_gpu_proxy": False, "gpu_proxy_auto_clone": True, "gpu_proxy_endpoint": None,
     "gpu_proxy_fallback_local": True, "gpu_proxy_sample_percentage": 1.0,
     "gpu_proxy_use_stratified_sampling": True, "gpu_proxy_concurrency": 1, "gpu_proxy_timeout_s": 7200.0,
     "gpu_proxy_max_payload_mb": 10.0, "gpu_proxy_repo_url": None, "gpu_proxy_ref": None, "data_dir": None,
-    "results_dir": "./optimization_results", "storage": None, "study_name": None, "workers": 1, "heartbeat_interval_s": 30,
+    "results_dir": "./optimization_results", "storage": None, "study_name": None, "workers": 1,
+    "heartbeat_interval_s": 30,
     "assign_gpus_to_workers": True,
     "sampler": "tpe", "pruner": "median", "sequence_length": 200, "vocab_size": 10000,
     "image_size": None, "health_monitoring_frequency": 1, "health_analysis_sample_size": 256,
@@ -190,6 +193,10 @@ def test_objective_constants_match_the_model() -> None:
     assert set(literal) == set(ALL_MODE_OBJECTIVES) | set(HEALTH_ONLY_OBJECTIVES)
     assert set(OBJECTIVES_BY_MODE) == {"simple", "health", "pareto"}
     assert not set(HEALTH_ONLY_OBJECTIVES) & set(OBJECTIVES_BY_MODE["simple"])
+    # The accepted names are the scorers' names (hpopt.objectives), in the order help and errors list them.
+    assert literal == tuple(OBJECTIVES) == ALL_MODE_OBJECTIVES + HEALTH_ONLY_OBJECTIVES
+    assert ALL_MODE_OBJECTIVES == ("val_accuracy", "train_accuracy", "training_time", "parameter_efficiency",
+                                   "memory_efficiency", "inference_speed")
 
 
 @pytest.mark.parametrize("name", [
@@ -263,7 +270,7 @@ def test_default_run_name_is_stable_for_one_config(monkeypatch: pytest.MonkeyPat
         def now(cls, tz=None):
             return next(ticks)
 
-    monkeypatch.setattr("hpopt.config.datetime", LaterClock)
+    monkeypatch.setattr("hpopt.config.options.datetime", LaterClock)  # the module calling now()
     assert config.resolved_run_name() == config.default_run_name() == first
     assert OptimizationConfig().default_run_name().startswith("20310101_000000_")
 

@@ -12,6 +12,8 @@ from typing import Annotated, Any, Literal, Optional, Union
 from pydantic import BaseModel, ConfigDict, Field
 
 Activation = Literal["relu", "leaky_relu", "swish"]
+Mode = Literal["simple", "health", "pareto"]
+Precision = Literal["auto", "float32", "mixed_float16"]
 Optimizer = Literal["adam", "rmsprop", "sgd"]
 Initializer = Literal["glorot_uniform", "he_normal", "lecun_normal"]
 
@@ -79,7 +81,7 @@ class ObjectiveSpec(_Strict):
     """What a trial is scored on: run_trial gives every epoch the value the trial would get if it
     ended there, so the pruner compares (and a pruned trial keeps) values on the final scale."""
 
-    mode: Literal["simple", "health", "pareto"] = "simple"
+    mode: Mode = "simple"
     optimize_for: str = Field(default="val_accuracy", min_length=1, max_length=64)
     health_weight: float = Field(default=0.3, ge=0.0, le=1.0)
 
@@ -105,7 +107,7 @@ class TrialSpec(_Strict):
                     "long; the trial keeps its best epoch (stop_reason deadline)")
     health: HealthOptions = HealthOptions()
     objective: ObjectiveSpec = ObjectiveSpec()
-    precision: Literal["auto", "float32", "mixed_float16"] = Field(
+    precision: Precision = Field(
         default="auto", description="auto: mixed_float16 where the trial runs on a GPU, float32 elsewhere")
 
 
