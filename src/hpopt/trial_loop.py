@@ -31,16 +31,7 @@ logger = logging.getLogger(__name__)
 
 def load_run_data(config: "OptimizationConfig"):
     """The dataset with its splits, as configured."""
-    return load_dataset(
-        config.dataset,
-        data_dir=config.data_dir,
-        validation_split=config.validation_split,
-        test_size=config.test_size,
-        seed=config.random_seed,
-        sequence_length=config.sequence_length,
-        vocab_size=config.vocab_size,
-        image_size=config.image_size,
-    )
+    return load_dataset(config.dataset, data_dir=config.data_dir, **config.split_options())
 
 
 def data_shape(dataset: Any) -> DataShape:

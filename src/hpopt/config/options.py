@@ -219,6 +219,13 @@ class OptimizationConfig(BaseModel):
         stamp = (now or self.run_name_time).astimezone(timezone.utc).strftime("%Y%m%d_%H%M%S")
         return f"{stamp}_{dataset_stem(self.dataset)}_{self.mode}"
 
+    def split_options(self) -> dict[str, Any]:
+        """What decides the data and its splits besides the dataset: one list, used to load the
+        data here and to tell the GPU worker how to load the very same arrays (BuiltinData)."""
+        return {"validation_split": self.validation_split, "test_size": self.test_size, "seed": self.random_seed,
+                "sequence_length": self.sequence_length, "vocab_size": self.vocab_size,
+                "image_size": self.image_size}
+
     def resolved_run_name(self, now: Optional[datetime] = None) -> str:
         """The run folder's name: run_name when set, else default_run_name()."""
         return self.run_name or self.default_run_name(now)

@@ -76,6 +76,10 @@ class BuiltinData(_Strict):
     image_size: Optional[int] = Field(default=None, ge=8, le=512)
     sha256: Optional[str] = Field(default=None, pattern=SHA256_PATTERN)
 
+    def split_options(self) -> dict[str, Any]:
+        """load_dataset's split settings (the client sends OptimizationConfig.split_options())."""
+        return self.model_dump(exclude={"source", "name", "sha256"})
+
 
 class InlineData(_Strict):
     """Arrays sent by the client, addressed by their fingerprint; payload only on a cache miss."""

@@ -23,9 +23,7 @@ def builtin_reference(config: "OptimizationConfig") -> Optional[BuiltinData]:
 
     if config.dataset not in BUILTIN_DATASETS:
         return None
-    return BuiltinData(name=config.dataset, validation_split=config.validation_split, test_size=config.test_size,
-                       seed=config.random_seed, sequence_length=config.sequence_length,
-                       vocab_size=config.vocab_size, image_size=config.image_size)
+    return BuiltinData(name=config.dataset, **config.split_options())
 
 
 def data_link(config: "OptimizationConfig") -> DataLink:

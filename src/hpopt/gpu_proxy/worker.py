@@ -281,9 +281,7 @@ class Worker:
             if ref.name not in BUILTIN_DATASETS:
                 raise DataProblem("data_unavailable", f"{ref.name!r} is not a built-in dataset of this worker")
             try:
-                dataset = load_dataset(ref.name, validation_split=ref.validation_split, test_size=ref.test_size,
-                                       seed=ref.seed, sequence_length=ref.sequence_length,
-                                       vocab_size=ref.vocab_size, image_size=ref.image_size)
+                dataset = load_dataset(ref.name, **ref.split_options())
             except (DatasetError, OSError) as exc:
                 raise DataProblem("data_unavailable", f"cannot load {ref.name} on the worker: {exc}") from None
             arrays = TrainingArrays.of(dataset)
