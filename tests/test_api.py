@@ -15,7 +15,7 @@ import pytest
 from api_helpers import TINY, ApiServer, finished_trials, wait_for, wait_status
 from websockets.sync.client import connect
 
-from hpopt.api.proc import lock_held
+from hpopt.jobs.launcher import lock_held
 
 
 @pytest.fixture(scope="module")

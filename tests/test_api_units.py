@@ -16,14 +16,14 @@ from pathlib import Path
 import pytest
 from api_helpers import SRC, clean_env
 
-from hpopt.api.event_log import EventTail, EventWriter
 from hpopt.api.files import UnsafePath, list_files, safe_file, zip_stream
-from hpopt.api.live import JobLive, best_of, trends_of
 from hpopt.api.optimize_request import RequestError, config_from_body
 from hpopt.api.settings import SettingsError, load_settings
-from hpopt.api.store import JobRecord, JobStore, utc_now
-from hpopt.api.supervisor import Supervisor
 from hpopt.config import ConfigError, load_config
+from hpopt.jobs.event_log import EventTail, EventWriter
+from hpopt.jobs.live_state import JobLive, best_of, trends_of
+from hpopt.jobs.store import JobRecord, JobStore, utc_now
+from hpopt.jobs.supervisor import Supervisor
 
 
 def test_settings_layering_and_errors(tmp_path):
@@ -152,14 +152,14 @@ def test_file_paths_and_zip(tmp_path):
 
 
 def _manager(tmp_path, **settings):
-    from hpopt.api.manager import JobManager
     from hpopt.api.settings import ApiSettings
+    from hpopt.jobs.manager import JobManager
 
     return JobManager(ApiSettings(results_dir=tmp_path / "results", **settings))
 
 
 def test_a_job_that_ignores_sigint_is_killed_after_the_grace(tmp_path, monkeypatch):
-    from hpopt.api import proc
+    from hpopt.jobs import launcher as proc
 
     def stubborn(cls, job_dir, attempt, nice, log_path, hard_stop_after):
         code = "import signal, time; signal.signal(signal.SIGINT, signal.SIG_IGN); time.sleep(120)"

@@ -17,10 +17,10 @@ from api_helpers import TINY, ApiServer, clean_env
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from hpopt.api.live import JobLive
 from hpopt.api.routers.dashboard import ASSETS_DIR
-from hpopt.api.store import JobRecord
 from hpopt.api.trial_detail import trial_detail
+from hpopt.jobs.live_state import JobLive
+from hpopt.jobs.store import JobRecord
 
 KEY = "dashboard-unit-key-8d41"
 LAYERS = [{"name": "image", "type": "InputLayer", "output_shape": [None, 8, 8, 1], "params": 0},
@@ -174,7 +174,7 @@ def test_live_state_keeps_each_trials_architecture(tmp_path):
                   {"type": "epoch", "trial": 4, "record": EPOCH}):
         live.apply(event)
     record = JobRecord("j1", "running", "run", {"trials": 5}, "t", "t")
-    from hpopt.api import views
+    from hpopt.jobs import views
 
     current = views.current_trial(record, live)
     assert current["architecture"] == LAYERS and current["planned_epochs"] == 3

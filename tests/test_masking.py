@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 
-from hpopt.api.optimize_request import with_operator_settings
 from hpopt.config import load_config
 from hpopt.gpu_proxy.endpoint import Endpoint
+from hpopt.jobs.operator_settings import with_operator_settings
 from hpopt.masking import MaskingFormatter, mask_url, masked_config
 
 

@@ -1,6 +1,6 @@
 """The REST API: FastAPI app, routers per resource, and a job manager that runs each
 optimization in its own OS process. ``create_app`` is imported lazily so the job
-process (hpopt.api.job_runner) does not pay for FastAPI."""
+process (hpopt.jobs.job_process) does not pay for FastAPI."""
 
 from __future__ import annotations
 

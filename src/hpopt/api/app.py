@@ -1,7 +1,7 @@
 """The FastAPI application: routers, middleware, lifespan (job recovery and shutdown).
 
 Importing this module never imports TensorFlow: training happens only in job processes
-(hpopt.api.job_runner), so the server starts in about a second and its event loop stays
+(hpopt.jobs.job_process), so the server starts in about a second and its event loop stays
 free to answer while jobs train.
 """
 
@@ -20,10 +20,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Route
 
 from hpopt import __version__
-from hpopt.api.manager import JobManager
 from hpopt.api.routers import dashboard, files, jobs, meta, optimize, stream, trials
 from hpopt.api.security import AccessLog, BodySizeLimit, require_api_key
 from hpopt.api.settings import ApiSettings, load_settings
+from hpopt.jobs.manager import JobManager
 
 __all__ = ["create_app"]
 

@@ -6,10 +6,10 @@ from typing import Any
 
 from fastapi import HTTPException, Path, Request
 
-from hpopt.api.manager import JobManager, JobNotFound
 from hpopt.api.schemas import ErrorOut
 from hpopt.api.settings import ApiSettings
-from hpopt.api.store import JobRecord
+from hpopt.jobs.manager import JobManager, JobNotFound
+from hpopt.jobs.store import JobRecord
 
 JOB_ID_DOC = "the job's id, as POST /optimize returned it"
 _ERROR_TEXT = {

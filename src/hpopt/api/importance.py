@@ -14,7 +14,7 @@ import warnings
 from pathlib import Path
 from typing import Any, Optional
 
-from hpopt.api.store import JobRecord
+from hpopt.jobs.store import JobRecord
 from hpopt.layout import default_storage_path, study_name
 
 __all__ = ["ImportanceCache", "compute_importances"]
@@ -24,7 +24,7 @@ METHOD = "Optuna's default importance evaluator (optuna.importance.get_param_imp
 
 
 def _storage(config: dict[str, Any], results_dir: Path) -> Optional[str]:
-    from hpopt.api.optimize_request import operator_storage  # the record's storage is masked
+    from hpopt.jobs.operator_settings import operator_storage  # the record's storage is masked
 
     storage = operator_storage(config.get("storage"))
     if storage:

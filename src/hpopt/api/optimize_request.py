@@ -20,7 +20,7 @@ from hpopt.config import ALIASES, ConfigError, OptimizationConfig, load_config, 
 from hpopt.masking import MASK
 
 __all__ = ["RequestError", "config_from_body", "check_job_limits", "JOBS_DIR_NAME", "optimize_request_schema",
-           "SERVER_OWNED_KEYS", "OPERATOR_SECRET_KEYS", "with_operator_settings", "operator_storage"]
+           "SERVER_OWNED_KEYS"]
 
 SEED_ALIASES = {"dataset_name": "dataset"}
 # Operator settings: where the server's secrets go (the RunPod key, storage credentials) and which
@@ -28,8 +28,6 @@ SEED_ALIASES = {"dataset_name": "dataset"}
 # a request naming one is refused, so an API key never grants choosing them.
 SERVER_OWNED_KEYS = ("results_dir", "storage", "gpu_proxy_endpoint", "gpu_proxy_repo_url", "gpu_proxy_ref")
 # (data_dir is confined to the operator's data_roots by hpopt.api.data_roots instead.)
-# Those kept masked in a job's config.json and re-read from the server's settings when the job runs.
-OPERATOR_SECRET_KEYS = ("storage", "gpu_proxy_endpoint", "gpu_proxy_repo_url", "gpu_proxy_ref")
 EXAMPLE = {"dataset_name": "digits", "mode": "simple", "optimize_for": "val_accuracy", "trials": 5,
            "config_overrides": {"max_epochs_per_trial": 3, "min_epochs_per_trial": 1}}
 FLAT_EXAMPLE = {"dataset": "digits", "trials": 3, "max_epochs": 2, "min_epochs_per_trial": 1,
@@ -83,27 +81,6 @@ def _check_server_owned(values: dict[str, Any], results_dir: Path) -> None:
     if isinstance(run_name, str) and run_name.startswith("."):
         raise RequestError(f"run_name={run_name!r} is not valid: names starting with '.' are reserved for the "
                            "server's own records", "run_name", run_name)
-
-
-def with_operator_settings(config: OptimizationConfig, environ: Optional[dict[str, str]] = None,
-                           env_file: Optional[str] = ".env") -> OptimizationConfig:
-    """``config`` with OPERATOR_SECRET_KEYS as the server's settings give them now (ConfigError if invalid).
-
-    A job's config.json keeps them masked; the job process reads the real values from the
-    environment it inherits from the server, as config_from_body did when the job was queued.
-    """
-    server = load_config({}, environ=os.environ if environ is None else environ, env_file=env_file)
-    return config.model_copy(update={key: getattr(server, key) for key in OPERATOR_SECRET_KEYS})
-
-
-def operator_storage(recorded: Optional[str], env_file: Optional[str] = ".env") -> Optional[str]:
-    """The storage URL to open for a job whose record holds ``recorded`` (masked when it had a password)."""
-    if not recorded or MASK not in recorded:
-        return recorded
-    try:
-        return load_config({}, environ=os.environ, env_file=env_file).storage
-    except ConfigError:
-        return None
 
 
 def _refuse_pickled_npz(values: dict[str, Any]) -> None:

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any, Optional
 
-from hpopt.api.store import JobRecord
+from hpopt.jobs.store import JobRecord
 from hpopt.layout import RunLayout
 
 __all__ = ["trial_detail", "read_details"]

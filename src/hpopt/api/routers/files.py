@@ -11,10 +11,10 @@ from fastapi.responses import FileResponse, StreamingResponse
 
 from hpopt.api.deps import errors, get_job, get_manager
 from hpopt.api.files import UnsafePath, list_files, safe_file, zip_stream
-from hpopt.api.manager import JobManager
 from hpopt.api.schemas import FilesOut
 from hpopt.api.security import require_api_key
-from hpopt.api.store import JobRecord
+from hpopt.jobs.manager import JobManager
+from hpopt.jobs.store import JobRecord
 
 router = APIRouter(prefix="/jobs/{job_id}", tags=["files"], dependencies=[Depends(require_api_key)])
 _BINARY = {"content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}

@@ -8,10 +8,10 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Query
 from fastapi.exceptions import RequestValidationError
 
 from hpopt.api.deps import errors, get_job, get_manager
-from hpopt.api.manager import JobConflict, JobManager, JobNotFound, QueueFull
 from hpopt.api.schemas import DeletedOut, JobListOut, JobOut, JobStatus, ResumeIn
 from hpopt.api.security import require_api_key
-from hpopt.api.store import JobRecord
+from hpopt.jobs.manager import JobConflict, JobManager, JobNotFound, QueueFull
+from hpopt.jobs.store import JobRecord
 
 router = APIRouter(prefix="/jobs", tags=["jobs"], dependencies=[Depends(require_api_key)])
 

@@ -10,11 +10,11 @@ from fastapi import APIRouter, Depends
 
 from hpopt import __version__
 from hpopt.api.deps import errors, get_manager, get_settings
-from hpopt.api.manager import JobManager
 from hpopt.api.schemas import DatasetOut, GpuProxyOut, HealthOut, ModeOut, ObjectiveOut
 from hpopt.api.security import require_api_key
 from hpopt.api.settings import ApiSettings
 from hpopt.config import HEALTH_ONLY_OBJECTIVES, OBJECTIVES_BY_MODE, OptimizationConfig
+from hpopt.jobs.manager import JobManager
 from hpopt.masking import mask_text
 
 health_router = APIRouter(tags=["server"])

@@ -11,10 +11,10 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from hpopt.api.deps import errors, get_manager
-from hpopt.api.manager import JobConflict, JobManager, QueueFull, StudyTaken
 from hpopt.api.optimize_request import RequestError, check_job_limits, config_from_body, optimize_request_schema
 from hpopt.api.schemas import JobOut
 from hpopt.api.security import require_api_key
+from hpopt.jobs.manager import JobConflict, JobManager, QueueFull, StudyTaken
 
 router = APIRouter(tags=["jobs"], dependencies=[Depends(require_api_key)])
 

@@ -21,9 +21,9 @@ import contextlib
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse
 
-from hpopt.api import views
+from hpopt.jobs import views
 from hpopt.api.security import connection_authorized
-from hpopt.api.store import utc_now
+from hpopt.jobs.store import utc_now
 
 router = APIRouter(tags=["jobs"])
 CLOSE_GOING_AWAY, CLOSE_TRY_AGAIN = 1001, 1013

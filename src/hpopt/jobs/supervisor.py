@@ -19,19 +19,19 @@ import logging
 from pathlib import Path
 from typing import Any, Optional, Protocol
 
-from hpopt.api.hub import Hub
-from hpopt.api.job_files import LOCK_FILE
-from hpopt.api.live import FORWARDED, JobLive
-from hpopt.api.proc import JobProcess, lock_held
-from hpopt.api.settings import ApiSettings
-from hpopt.api.store import JobRecord, JobStore, utc_now
+from hpopt.jobs.hub import Hub
+from hpopt.jobs.job_files import LOCK_FILE
+from hpopt.jobs.launcher import JobProcess, lock_held
+from hpopt.jobs.limits import JobSettings
+from hpopt.jobs.live_state import FORWARDED, JobLive
+from hpopt.jobs.store import JobRecord, JobStore, utc_now
 
 
 class SupervisedJobs(Protocol):
     """What the supervisor needs of the jobs it watches (the JobManager provides it): declared
     here so the supervisor depends on this, not on the manager that owns it."""
 
-    settings: ApiSettings
+    settings: JobSettings
     store: JobStore
     hub: Hub
 

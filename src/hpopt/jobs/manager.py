@@ -1,7 +1,7 @@
 """JobManager: the queue and the commands on jobs (submit, stop, resume, delete).
 
 Jobs are admitted FIFO up to max_concurrent_jobs; each runs in its own OS process
-(hpopt.api.supervisor watches it). Every state change goes to SQLite first, so a
+(hpopt.jobs.supervisor watches it). Every state change goes to SQLite first, so a
 restarted server lists every job; see ``recover`` for what a restart does to each state.
 """
 
@@ -15,15 +15,15 @@ import shutil
 from pathlib import Path
 from typing import Any, Optional
 
-from hpopt.api.event_log import EVENTS_FILE
-from hpopt.api.hub import Hub
-from hpopt.api.job_files import CONFIG_FILE, LOCK_FILE
-from hpopt.api.live import JobLive
-from hpopt.api.proc import lock_held
-from hpopt.api.settings import ApiSettings
-from hpopt.api.store import TERMINAL, JobRecord, JobStore, utc_now
-from hpopt.api.supervisor import Supervisor
-from hpopt.api.views import SummaryCache, job_view
+from hpopt.jobs.event_log import EVENTS_FILE
+from hpopt.jobs.hub import Hub
+from hpopt.jobs.job_files import CONFIG_FILE, LOCK_FILE
+from hpopt.jobs.launcher import lock_held
+from hpopt.jobs.limits import JobSettings
+from hpopt.jobs.live_state import JobLive
+from hpopt.jobs.store import TERMINAL, JobRecord, JobStore, utc_now
+from hpopt.jobs.supervisor import Supervisor
+from hpopt.jobs.views import SummaryCache, job_view
 from hpopt.layout import storage_url, study_name
 
 __all__ = ["JobManager", "JobNotFound", "JobConflict", "StudyTaken", "QueueFull"]
@@ -54,7 +54,7 @@ class QueueFull(RuntimeError):
 
 
 class JobManager:
-    def __init__(self, settings: ApiSettings) -> None:
+    def __init__(self, settings: JobSettings) -> None:
         self.settings = settings
         self.results_dir = settings.results_path
         self.results_dir.mkdir(parents=True, exist_ok=True)
@@ -232,7 +232,7 @@ def _delete_study(config: dict[str, Any], results_dir: Path) -> None:
     try:
         import optuna  # lazy: only deletes pay for it, and it never imports TensorFlow
 
-        from hpopt.api.optimize_request import operator_storage  # the record's storage is masked
+        from hpopt.jobs.operator_settings import operator_storage  # the record's storage is masked
         storage = storage_url(operator_storage(config.get("storage")), results_dir, create_dir=False)
         if storage.startswith("sqlite:///") and not Path(storage[10:]).exists():
             return

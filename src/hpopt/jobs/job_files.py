@@ -1,7 +1,7 @@
 """Names of the files in a job's folder, shared by the server (which must stay free of TensorFlow)
-and the job process that writes them (hpopt.api.job_runner)."""
+and the job process that writes them (hpopt.jobs.job_process)."""
 
-from hpopt.api.event_log import EVENTS_FILE
+from hpopt.jobs.event_log import EVENTS_FILE
 
 CONFIG_FILE = "config.json"  # the job's validated settings, written by the server
 LOCK_FILE = "job.lock"  # held by the job process while it runs: its liveness

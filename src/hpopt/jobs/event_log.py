@@ -28,7 +28,7 @@ class EventWriter:
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 
     def write(self, event_type: str, **fields: Any) -> None:
-        from hpopt.api.store import utc_now
+        from hpopt.jobs.store import utc_now
         from hpopt.jsonutil import to_jsonable
 
         event = to_jsonable({"type": event_type, "time": utc_now(), **fields})

@@ -83,7 +83,7 @@ class JobProcess:
         env = {k: v for k, v in os.environ.items() if k != "HYPEROPT_API_KEY"}  # the job never needs the key
         env["PYTHONPATH"] = os.pathsep.join([str(src_root()), *filter(None, [env.get("PYTHONPATH")])])
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        command = [sys.executable, "-m", "hpopt.api.job_runner", "--job-dir", str(job_dir),
+        command = [sys.executable, "-m", "hpopt.jobs.job_process", "--job-dir", str(job_dir),
                    "--attempt", str(attempt), "--parent-pid", str(os.getpid()), "--nice", str(nice),
                    "--hard-stop-after", str(hard_stop_after)]
         with log_path.open("ab") as log:

@@ -11,8 +11,8 @@ import json
 from pathlib import Path
 from typing import Any, Optional
 
-from hpopt.api.live import JobLive, best_of, first_value, trends_of
-from hpopt.api.store import JobRecord
+from hpopt.jobs.live_state import JobLive, best_of, first_value, trends_of
+from hpopt.jobs.store import JobRecord
 from hpopt.layout import RunLayout
 from hpopt.masking import masked_config
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Optional
 
-from hpopt.api.event_log import EventTail
+from hpopt.jobs.event_log import EventTail
 
 __all__ = ["JobLive", "best_of", "trends_of", "first_value"]
 
-# Events the job process writes (hpopt.api.job_runner); only some are forwarded to clients.
+# Events the job process writes (hpopt.jobs.job_process); only some are forwarded to clients.
 FORWARDED = ("run_started", "trial_started", "model_built", "epoch", "best_so_far", "trial_finished", "run_finished")
 
 

@@ -1,4 +1,4 @@
-"""A job's OS process: ``python -m hpopt.api.job_runner --job-dir DIR ...``.
+"""A job's OS process: ``python -m hpopt.jobs.job_process --job-dir DIR ...``.
 
 Runs exactly what the CLI runs (``hpopt.runner.run_optimization``) with a listener that
 appends every run event to the job's event log. It is the only place TensorFlow loads
@@ -24,11 +24,11 @@ try:
 except ImportError:  # pragma: no cover - Windows: no storage lock (one job at a time is safe there)
     fcntl = None  # type: ignore[assignment]
 
-from hpopt.api.event_log import EVENTS_FILE, EventWriter
-from hpopt.api.job_files import CONFIG_FILE, LOCK_FILE, LOG_FILE
-from hpopt.api.proc import hold_lock
 from hpopt.events import RunListener
 from hpopt.interrupts import STOP, StopController
+from hpopt.jobs.event_log import EVENTS_FILE, EventWriter
+from hpopt.jobs.job_files import CONFIG_FILE, LOCK_FILE, LOG_FILE
+from hpopt.jobs.launcher import hold_lock
 from hpopt.masking import MaskingFormatter, mask_text
 
 EXIT_COMPLETED, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
@@ -112,8 +112,8 @@ def _prepare_storage(config: Any, lock_dir: Path) -> None:
 
 def run_job(job_dir: Path, attempt: int, parent_pid: Optional[int], nice: int, hard_stop_after: float = 30.0) -> int:
     """Run the job once; returns the process exit status."""
-    from hpopt.api.optimize_request import with_operator_settings
     from hpopt.config import OptimizationConfig
+    from hpopt.jobs.operator_settings import with_operator_settings
 
     interrupts = STOP
     interrupts.signal_reasons[signal.SIGINT] = "stop"  # the server stops a job with SIGINT
@@ -161,7 +161,7 @@ def run_job(job_dir: Path, attempt: int, parent_pid: Optional[int], nice: int, h
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m hpopt.api.job_runner")
+    parser = argparse.ArgumentParser(prog="python -m hpopt.jobs.job_process")
     parser.add_argument("--job-dir", required=True, type=Path)
     parser.add_argument("--attempt", type=int, default=1)
     parser.add_argument("--parent-pid", type=int, default=None)
