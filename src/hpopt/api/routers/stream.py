@@ -21,8 +21,8 @@ import contextlib
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse
 
-from hpopt.jobs import views
 from hpopt.api.security import connection_authorized
+from hpopt.jobs import views
 from hpopt.jobs.store import utc_now
 
 router = APIRouter(tags=["jobs"])

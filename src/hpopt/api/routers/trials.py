@@ -8,12 +8,12 @@ import asyncio
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi import Path as PathParam
 
-from hpopt.jobs import views
 from hpopt.api.deps import errors, get_job, get_manager
 from hpopt.api.importance import ImportanceCache
 from hpopt.api.schemas import BestTrialOut, CurrentTrialOut, ImportancesOut, TrendsOut, TrialDetailOut, TrialsOut
 from hpopt.api.security import require_api_key
 from hpopt.api.trial_detail import trial_detail
+from hpopt.jobs import views
 from hpopt.jobs.manager import JobManager
 from hpopt.jobs.store import JobRecord
 
