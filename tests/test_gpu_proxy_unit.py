@@ -39,7 +39,7 @@ from hpopt.gpu_proxy.payload import (
     fingerprint,
 )
 from hpopt.gpu_proxy.protocol import Payload, parse_input
-from hpopt.gpu_proxy.pruning import ScheduleReporter, pruning_schedule
+from hpopt.gpu_proxy.pruning import MedianRule, SchedulableMedianPruner, ScheduleReporter, pruning_schedule
 from hpopt.gpu_proxy.sampling import sample_indices, sample_training
 from hpopt.gpu_proxy.transport import RetryPolicy, Transport
 from hpopt.gpu_proxy.worker import Worker
@@ -154,7 +154,8 @@ def test_weights_round_trip_in_order():
 
 def _study_with(completed: list[list[float]], n_startup: int, warmup: int) -> optuna.Study:
     study = optuna.create_study(direction="maximize",
-                                pruner=optuna.pruners.MedianPruner(n_startup_trials=n_startup, n_warmup_steps=warmup))
+                                pruner=SchedulableMedianPruner(MedianRule(n_startup_trials=n_startup,
+                                                                          n_warmup_steps=warmup)))
     for values in completed:
         study.add_trial(optuna.trial.create_trial(
             params={}, distributions={}, value=values[-1],
@@ -204,6 +205,8 @@ def test_no_thresholds_before_startup_trials_or_without_a_percentile_pruner():
     assert pruning_schedule(_study_with([[0.5, 0.6]], n_startup=2, warmup=0), epochs=2) is None
     hyperband = optuna.create_study(direction="maximize", pruner=optuna.pruners.HyperbandPruner())
     assert pruning_schedule(hyperband, epochs=3) is None
+    plain_median = optuna.create_study(direction="maximize", pruner=optuna.pruners.MedianPruner(n_startup_trials=0))
+    assert pruning_schedule(plain_median, epochs=3) is None  # its rule is private: no guessing it
     schedule = pruning_schedule(_study_with([[0.5, 0.6, 0.7]] * 2, n_startup=2, warmup=0), epochs=3)
     assert schedule.thresholds == [0.5, 0.6]  # never at the last epoch
     assert schedule.should_stop(1, 0.4) and not schedule.should_stop(1, 0.5) and not schedule.should_stop(3, 0.0)

@@ -141,9 +141,10 @@ def make_pruner(config: "OptimizationConfig") -> optuna.pruners.BasePruner:
             max_resource=config.max_epochs_per_trial,
             reduction_factor=3,
         )
-    return optuna.pruners.MedianPruner(
-        n_startup_trials=config.n_startup_trials, n_warmup_steps=config.n_warmup_steps
-    )
+    from hpopt.gpu_proxy.pruning import MedianRule, SchedulableMedianPruner
+
+    return SchedulableMedianPruner(MedianRule(n_startup_trials=config.n_startup_trials,
+                                              n_warmup_steps=config.n_warmup_steps))
 
 
 def _fingerprint(config: "OptimizationConfig") -> dict[str, Any]:
