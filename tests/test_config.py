@@ -26,7 +26,7 @@ from hpopt.config import (
     explain_validation_error,
     load_config,
 )
-from hpopt.objectives import OBJECTIVES
+from hpopt.scoring import OBJECTIVES
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
@@ -193,7 +193,7 @@ def test_objective_constants_match_the_model() -> None:
     assert set(literal) == set(ALL_MODE_OBJECTIVES) | set(HEALTH_ONLY_OBJECTIVES)
     assert set(OBJECTIVES_BY_MODE) == {"simple", "health", "pareto"}
     assert not set(HEALTH_ONLY_OBJECTIVES) & set(OBJECTIVES_BY_MODE["simple"])
-    # The accepted names are the scorers' names (hpopt.objectives), in the order help and errors list them.
+    # The accepted names are the scorers' names (hpopt.scoring), in the order help and errors list them.
     assert literal == tuple(OBJECTIVES) == ALL_MODE_OBJECTIVES + HEALTH_ONLY_OBJECTIVES
     assert ALL_MODE_OBJECTIVES == ("val_accuracy", "train_accuracy", "training_time", "parameter_efficiency",
                                    "memory_efficiency", "inference_speed")

@@ -8,8 +8,8 @@ import pytest
 
 from hpopt import health
 from hpopt.config import load_config
-from hpopt.objectives import OBJECTIVES, trial_value
 from hpopt.runner import run_optimization
+from hpopt.scoring import OBJECTIVES, trial_value
 from hpopt.spec import EpochRecord, TrialResult
 
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from hpopt.config import load_config
-from hpopt.objectives import trial_value
 from hpopt.runner import NoCompleteTrialsError, run_optimization
+from hpopt.scoring import trial_value
 from hpopt.spec import CNNArchitecture, DataShape, ObjectiveSpec, TrialSpec
 from hpopt.training import run_trial
 

@@ -14,7 +14,7 @@ import optuna
 import pytest
 
 from hpopt.config import ALL_MODE_OBJECTIVES, OptimizationConfig, load_config
-from hpopt.objectives import OBJECTIVES, study_directions, trial_value
+from hpopt.scoring import OBJECTIVES, study_directions, trial_value
 from hpopt.spec import CNNArchitecture, DataShape, EpochRecord, LSTMArchitecture, TrialResult, TrialSpec
 
 TEXT = DataShape(modality="text", input_shape=(12,), num_classes=2, vocab_size=50)
@@ -144,7 +144,7 @@ def test_worker_processes_log_at_the_configured_level(tmp_path, monkeypatch, lev
     import hpopt.interrupts
     import hpopt.trial_loop
     from hpopt.run_clock import RunClock
-    from hpopt.workers import _worker_main
+    from hpopt.worker_pool import _worker_main
 
     class Stop(Exception):
         pass

@@ -39,7 +39,7 @@ from hpopt.trial_loop import (  # noqa: E402  (re-exported: benchmarks and tests
     route_optuna_logs,
 )
 from hpopt.trial_objective import pruning_applies  # noqa: E402
-from hpopt.workers import run_worker_pool  # noqa: E402
+from hpopt.worker_pool import run_worker_pool  # noqa: E402
 
 if TYPE_CHECKING:
     from hpopt.config import OptimizationConfig

@@ -21,7 +21,7 @@ from optuna.trial import TrialState
 
 from hpopt import layout
 from hpopt.identity import worker_gone, worker_name
-from hpopt.objectives import study_directions
+from hpopt.scoring import study_directions
 from hpopt.trial_record import (
     AFTER_DEADLINE_ATTR,
     CLAIM_ATTR,

@@ -24,7 +24,7 @@ from hpopt.chance import ChanceLevel
 from hpopt.health_recorder import HealthRecorder
 from hpopt.identity import worker_name
 from hpopt.models import build_model, describe_model
-from hpopt.objectives import epoch_value, needs_epoch_health
+from hpopt.scoring import epoch_value, needs_epoch_health
 from hpopt.spec import EpochRecord, TrialResult, TrialSpec
 
 logger = logging.getLogger(__name__)

@@ -16,9 +16,9 @@ import optuna
 from hpopt.best_so_far import BestSoFar
 from hpopt.datasets import load_dataset
 from hpopt.events import RunListener
-from hpopt.objectives import study_directions
 from hpopt.results import trial_row
 from hpopt.run_clock import RunClock
+from hpopt.scoring import study_directions
 from hpopt.spec import DataShape
 from hpopt.study import StopAtCap, gave_way
 from hpopt.trial_objective import TrialFailed, TrialObjective

@@ -15,9 +15,9 @@ from hpopt.events import RunListener
 from hpopt.identity import pid_namespace, worker_name
 from hpopt.jsonutil import write_json
 from hpopt.layout import RunLayout
-from hpopt.objectives import prunable, score_breakdown, trial_value
 from hpopt.optuna_reporter import OptunaReporter
 from hpopt.run_clock import RunClock, utc_stamp
+from hpopt.scoring import prunable, score_breakdown, trial_value
 from hpopt.search_space import suggest_trial_spec
 from hpopt.spec import DataShape, TrialSpec
 from hpopt.study import over_cap, repeated_configuration

@@ -1,7 +1,7 @@
 """The vocabulary of settings: objectives per mode, storage URL schemes, and old spellings.
 
 Kept apart from the model so the API (which lists objectives per mode) and the error wording
-read the same lists. Objective names come from hpopt.objectives, which scores them, so a name
+read the same lists. Objective names come from hpopt.scoring, which scores them, so a name
 can be accepted only if it can be scored.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Literal
 
-from hpopt.objectives import OBJECTIVES, PARETO_OBJECTIVES
+from hpopt.scoring import OBJECTIVES, PARETO_OBJECTIVES
 
 __all__ = [
     "ALIASES", "ALL_MODE_OBJECTIVES", "HEALTH_ONLY_OBJECTIVES", "OBJECTIVES_BY_MODE", "Objective",
@@ -28,7 +28,7 @@ OBJECTIVES_BY_MODE: dict[str, tuple[str, ...]] = {
     "health": ALL_MODE_OBJECTIVES + HEALTH_ONLY_OBJECTIVES,
     "pareto": ("val_accuracy",),
 }
-# Every objective hpopt.objectives can score, in its order (--help, errors and the API list them so).
+# Every objective hpopt.scoring can score, in its order (--help, errors and the API list them so).
 Objective = Literal[tuple(OBJECTIVES)]  # type: ignore[valid-type]  # built from the scorers' names
 
 STORAGE_URL_PREFIXES: tuple[str, ...] = (

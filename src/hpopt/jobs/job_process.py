@@ -87,7 +87,7 @@ def _setup_logging(job_dir: Path, level: str) -> None:
 
 def _directions(config: Any) -> list[str]:
     try:
-        from hpopt.objectives import study_directions
+        from hpopt.scoring import study_directions
 
         return list(study_directions(config.mode, config.optimize_for))
     except Exception:  # noqa: BLE001 - only used to rank trials live; summary.json is authoritative
