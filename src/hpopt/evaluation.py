@@ -8,6 +8,7 @@ from typing import Any, Optional
 
 import keras
 import numpy as np
+from sklearn.metrics import accuracy_score, confusion_matrix, log_loss
 
 from hpopt.training import input_pipeline
 
@@ -22,12 +23,11 @@ def evaluate_on_test(model_path: Path, dataset: Any) -> Optional[dict[str, Any]]
     probabilities = model.predict(input_pipeline(dataset.x_test, dataset.y_test, 256), verbose=0)
     predictions = probabilities.argmax(axis=1)
     labels = np.asarray(dataset.y_test)
-    loss = float(np.mean(-np.log(np.clip(probabilities[np.arange(len(labels)), labels], 1e-12, 1.0))))
-    confusion = np.zeros((dataset.num_classes, dataset.num_classes), dtype=int)
-    np.add.at(confusion, (labels, predictions), 1)
+    classes = list(range(dataset.num_classes))
+    confusion = confusion_matrix(labels, predictions, labels=classes)
     return {
-        "test_accuracy": float((predictions == labels).mean()),
-        "test_loss": loss,
+        "test_accuracy": float(accuracy_score(labels, predictions)),
+        "test_loss": float(log_loss(labels, probabilities, labels=classes)),
         "confusion_matrix": confusion.tolist(),
         "model": model,
     }
