@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import HTTPException, Path, Request
+from fastapi import Depends, HTTPException, Path, Request
 
 from hpopt.api.schemas import ErrorOut
 from hpopt.api.settings import ApiSettings
@@ -40,3 +40,9 @@ async def get_job(request: Request, job_id: str = Path(description=JOB_ID_DOC, m
         return request.app.state.manager.get(job_id)
     except JobNotFound as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from None
+
+
+# Typed aliases: a route names what it needs (``manager: ManagerDep``), FastAPI provides it.
+SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
+ManagerDep = Annotated[JobManager, Depends(get_manager)]
+JobDep = Annotated[JobRecord, Depends(get_job)]

@@ -3,7 +3,9 @@
 Files are looked for in data_dir first, then in the Keras cache (``$KERAS_HOME/datasets``
 or ``~/.keras/datasets``), so files Keras already downloaded are reused. Downloads go
 through urllib with a timeout (never Keras) into a temp file renamed on success, so an
-interrupted download never leaves a half file that would later look valid.
+interrupted download never leaves a half file that would later look valid. Why not
+``keras.utils.get_file``: it has no timeout (an unreachable mirror would hang a run, and a
+run must fail with a clear message offline) and writes in place.
 """
 
 from __future__ import annotations

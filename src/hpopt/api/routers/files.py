@@ -9,28 +9,26 @@ from fastapi import APIRouter, Depends, HTTPException
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, StreamingResponse
 
-from hpopt.api.deps import errors, get_job, get_manager
+from hpopt.api.deps import JobDep, ManagerDep, errors
 from hpopt.api.files import UnsafePath, list_files, safe_file, zip_stream
 from hpopt.api.schemas import FilesOut
 from hpopt.api.security import require_api_key
-from hpopt.jobs.manager import JobManager
-from hpopt.jobs.store import JobRecord
 
 router = APIRouter(prefix="/jobs/{job_id}", tags=["files"], dependencies=[Depends(require_api_key)])
 _BINARY = {"content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}
 
 
 @router.get("/files", response_model=FilesOut, responses=errors(404), summary="Files of the run folder")
-async def files(record: JobRecord = Depends(get_job), manager: JobManager = Depends(get_manager)) -> dict:
+async def files(record: JobDep, manager: ManagerDep) -> dict:
     return {"job_id": record.job_id, "run_name": record.run_name, "files": list_files(manager.run_dir(record))}
 
 
 @router.get("/files/{path:path}", response_class=FileResponse, summary="One file of the run folder",
             responses={**errors(400, 404), 200: {"description": "the file's bytes", **_BINARY}})
 async def file(
-    record: JobRecord = Depends(get_job),
+    record: JobDep,
+    manager: ManagerDep,
     path: str = PathParam(description="relative to the run folder, e.g. summary.json or plots/trial_0/x.png"),
-    manager: JobManager = Depends(get_manager),
 ) -> FileResponse:
     """Paths never leave the run folder: absolute paths, '..', encoded variants and
     symlinks that lead outside are refused."""
@@ -49,8 +47,8 @@ async def file(
             responses={**errors(404), 200: {"description": "ZIP of <run_name>/...",
                                             "content": {"application/zip": {"schema": {"type": "string",
                                                                                        "format": "binary"}}}}})
-async def download(record: JobRecord = Depends(get_job),
-                   manager: JobManager = Depends(get_manager)) -> StreamingResponse:
+async def download(record: JobDep,
+                   manager: ManagerDep) -> StreamingResponse:
     """Streamed as it is compressed: no temporary file on the server. Entries are
     ``<run_name>/<path>``; a running job's folder is zipped as it is now."""
     run_dir = manager.run_dir(record)

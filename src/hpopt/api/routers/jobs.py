@@ -7,21 +7,20 @@ from typing import Optional
 from fastapi import APIRouter, Body, Depends, HTTPException, Query
 from fastapi.exceptions import RequestValidationError
 
-from hpopt.api.deps import errors, get_job, get_manager
+from hpopt.api.deps import JobDep, ManagerDep, errors
 from hpopt.api.schemas import DeletedOut, JobListOut, JobOut, JobStatus, ResumeIn
 from hpopt.api.security import require_api_key
-from hpopt.jobs.manager import JobConflict, JobManager, JobNotFound, QueueFull
-from hpopt.jobs.store import JobRecord
+from hpopt.jobs.manager import JobConflict, JobNotFound, QueueFull
 
 router = APIRouter(prefix="/jobs", tags=["jobs"], dependencies=[Depends(require_api_key)])
 
 
 @router.get("", response_model=JobListOut, summary="List jobs, newest first", responses=errors())
 async def list_jobs(
+    manager: ManagerDep,
     status: Optional[JobStatus] = Query(None, description="only jobs in this status"),
     limit: int = Query(50, ge=1, le=500, description="page size"),
     offset: int = Query(0, ge=0, le=1_000_000, description="jobs to skip"),
-    manager: JobManager = Depends(get_manager),
 ) -> dict:
     records = [r for r in reversed(manager.store.all()) if status is None or r.status == status]
     page = records[offset:offset + limit]
@@ -29,13 +28,13 @@ async def list_jobs(
 
 
 @router.get("/{job_id}", response_model=JobOut, summary="One job: status and progress", responses=errors(404))
-async def get_job_view(record: JobRecord = Depends(get_job), manager: JobManager = Depends(get_manager)) -> dict:
+async def get_job_view(record: JobDep, manager: ManagerDep) -> dict:
     return manager.view(record)
 
 
 @router.post("/{job_id}/stop", response_model=JobOut, status_code=202, responses=errors(404, 409),
              summary="Stop a job (the running trial ends, finished trials are kept)")
-async def stop_job(record: JobRecord = Depends(get_job), manager: JobManager = Depends(get_manager)) -> dict:
+async def stop_job(record: JobDep, manager: ManagerDep) -> dict:
     """A pending job is cancelled at once. A running job gets SIGINT: the running trial
     ends after its current epoch, the results of finished trials are written, and the job
     becomes ``cancelled``; a process still there after stop_grace_s is killed. Poll
@@ -49,9 +48,9 @@ async def stop_job(record: JobRecord = Depends(get_job), manager: JobManager = D
 @router.post("/{job_id}/resume", response_model=JobOut, status_code=202, responses=errors(400, 404, 409, 429),
              summary="Resume a stopped, interrupted or failed job")
 async def resume_job(
-    record: JobRecord = Depends(get_job),
+    record: JobDep,
+    manager: ManagerDep,
     body: Optional[ResumeIn] = Body(None, examples=[{"trials": 20}]),
-    manager: JobManager = Depends(get_manager),
 ) -> dict:
     """Queue the job again with the same settings and run name, so its Optuna study
     continues where it stopped: finished trials are kept and count towards ``trials``
@@ -71,7 +70,7 @@ async def resume_job(
 
 @router.delete("/{job_id}", response_model=DeletedOut, responses=errors(404, 409),
                summary="Delete a job with its run folder and study")
-async def delete_job(record: JobRecord = Depends(get_job), manager: JobManager = Depends(get_manager)) -> dict:
+async def delete_job(record: JobDep, manager: ManagerDep) -> dict:
     try:
         await manager.delete(record.job_id)
     except JobNotFound as exc:

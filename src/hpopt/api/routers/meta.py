@@ -9,12 +9,10 @@ from typing import get_args
 from fastapi import APIRouter, Depends
 
 from hpopt import __version__
-from hpopt.api.deps import errors, get_manager, get_settings
+from hpopt.api.deps import ManagerDep, SettingsDep, errors
 from hpopt.api.schemas import DatasetOut, GpuProxyOut, HealthOut, ModeOut, ObjectiveOut
 from hpopt.api.security import require_api_key
-from hpopt.api.settings import ApiSettings
 from hpopt.config import HEALTH_ONLY_OBJECTIVES, OBJECTIVES_BY_MODE, OptimizationConfig
-from hpopt.jobs.manager import JobManager
 from hpopt.masking import mask_text
 
 health_router = APIRouter(tags=["server"])
@@ -44,8 +42,8 @@ def _gpu_proxy_status() -> GpuProxyOut:
 
 
 @health_router.get("/health", response_model=HealthOut, summary="Server status (no API key needed)")
-async def health(manager: JobManager = Depends(get_manager),
-                 settings: ApiSettings = Depends(get_settings)) -> HealthOut:
+async def health(manager: ManagerDep,
+                 settings: SettingsDep) -> HealthOut:
     records = manager.store.all()
     return HealthOut(
         version=__version__,

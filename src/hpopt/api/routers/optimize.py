@@ -10,11 +10,11 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from hpopt.api.deps import errors, get_manager
+from hpopt.api.deps import ManagerDep, errors
 from hpopt.api.optimize_request import RequestError, check_job_limits, config_from_body, optimize_request_schema
 from hpopt.api.schemas import JobOut
 from hpopt.api.security import require_api_key
-from hpopt.jobs.manager import JobConflict, JobManager, QueueFull, StudyTaken
+from hpopt.jobs.manager import JobConflict, QueueFull, StudyTaken
 
 router = APIRouter(tags=["jobs"], dependencies=[Depends(require_api_key)])
 
@@ -41,7 +41,7 @@ def _invalid(message: str, key: Any = None, kind: str = "config_error") -> Reque
     openapi_extra={"requestBody": {"required": False, "content": {"application/json": {
         "schema": optimize_request_schema()}}}},
 )
-async def optimize(request: Request, response: Response, manager: JobManager = Depends(get_manager)) -> dict:
+async def optimize(request: Request, response: Response, manager: ManagerDep) -> dict:
     """Queue a job that runs what ``python src/optimizer.py key=value ...`` runs.
 
     The body takes the seed's shape (dataset_name, mode, optimize_for, trials,

@@ -8,14 +8,12 @@ import asyncio
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi import Path as PathParam
 
-from hpopt.api.deps import errors, get_job, get_manager
+from hpopt.api.deps import JobDep, ManagerDep, errors
 from hpopt.api.importance import ImportanceCache
 from hpopt.api.schemas import BestTrialOut, CurrentTrialOut, ImportancesOut, TrendsOut, TrialDetailOut, TrialsOut
 from hpopt.api.security import require_api_key
 from hpopt.api.trial_detail import trial_detail
 from hpopt.jobs import views
-from hpopt.jobs.manager import JobManager
-from hpopt.jobs.store import JobRecord
 
 router = APIRouter(prefix="/jobs/{job_id}", tags=["trials"], dependencies=[Depends(require_api_key)],
                    responses=errors(404))
@@ -24,9 +22,9 @@ router = APIRouter(prefix="/jobs/{job_id}", tags=["trials"], dependencies=[Depen
 @router.get("/trials", response_model=TrialsOut, response_model_exclude_unset=True,
              summary="Finished trials (summary.json rows)")
 async def trials(
-    record: JobRecord = Depends(get_job),
+    record: JobDep,
+    manager: ManagerDep,
     history: bool = Query(False, description="include each trial's per-epoch history"),
-    manager: JobManager = Depends(get_manager),
 ) -> dict:
     rows = views.trial_rows(record, manager.live(record.job_id), manager.summary(record))
     return {"job_id": record.job_id, "status": record.status, "count": len(rows),
@@ -34,29 +32,29 @@ async def trials(
 
 
 @router.get("/current-trial", response_model=CurrentTrialOut, summary="The running trial, epoch by epoch")
-async def current_trial(record: JobRecord = Depends(get_job), manager: JobManager = Depends(get_manager)) -> dict:
+async def current_trial(record: JobDep, manager: ManagerDep) -> dict:
     return {"job_id": record.job_id, "status": record.status,
             "trial": views.current_trial(record, manager.live(record.job_id))}
 
 
 @router.get("/best-trial", response_model=BestTrialOut, summary="The best complete trial so far")
-async def best_trial(record: JobRecord = Depends(get_job), manager: JobManager = Depends(get_manager)) -> dict:
+async def best_trial(record: JobDep, manager: ManagerDep) -> dict:
     """From summary.json once the job ended (with test_accuracy, and the Pareto front in
     pareto mode); from the live trials while it runs."""
     return views.best_trial(record, manager.live(record.job_id), manager.summary(record))
 
 
 @router.get("/trends", response_model=TrendsOut, summary="Value, running best and health per trial")
-async def trends(record: JobRecord = Depends(get_job), manager: JobManager = Depends(get_manager)) -> dict:
+async def trends(record: JobDep, manager: ManagerDep) -> dict:
     return views.trends(record, manager.live(record.job_id), manager.summary(record))
 
 
 @router.get("/trials/{number}", response_model=TrialDetailOut, response_model_exclude_unset=True,
             summary="One trial in full: history, health, architecture, plots")
 async def one_trial(
-    record: JobRecord = Depends(get_job),
+    record: JobDep,
+    manager: ManagerDep,
     number: int = PathParam(ge=0, le=10_000_000, description="the trial's number"),
-    manager: JobManager = Depends(get_manager),
 ) -> dict:
     """A finished trial's row with its per-epoch history (live health included), its full
     health report, its model's layers (name, type, output_shape, params) and its plots;
@@ -72,8 +70,8 @@ async def one_trial(
 
 
 @router.get("/importances", response_model=ImportancesOut, summary="Hyperparameter importances")
-async def importances(request: Request, record: JobRecord = Depends(get_job),
-                      manager: JobManager = Depends(get_manager)) -> dict:
+async def importances(request: Request, record: JobDep,
+                      manager: ManagerDep) -> dict:
     """How much each hyperparameter explains the trials' value, by Optuna's importance
     evaluator on the job's study (as plots/param_importances.png); needs 2 complete
     trials. Recomputed when another trial finishes."""
