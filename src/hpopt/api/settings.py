@@ -67,16 +67,10 @@ class ApiSettings(BaseModel):
     allow_shared_studies: bool = Field(False, description="let a job attach to a study another job owns "
                                        "(study_name or run_name naming it); off: 422")
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "data_roots", mode="before")
     @classmethod
-    def _split_origins(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return tuple(part.strip() for part in value.split(",") if part.strip() and part.strip().lower() != "none")
-        return value
-
-    @field_validator("data_roots", mode="before")
-    @classmethod
-    def _split_roots(cls, value: Any) -> Any:
+    def _split_commas(cls, value: Any) -> Any:
+        """Lists are written comma-separated in the environment and on the command line."""
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip() and part.strip().lower() != "none")
         return value
