@@ -154,3 +154,16 @@ def test_warm_start_baseline_is_the_plain_cnn():
     dense = [layer.units for layer in model.layers if type(layer).__name__ == "Dense"]
     assert dense == [128, IMAGE.num_classes]
     assert spec.architecture.optimizer == "adam" and spec.architecture.learning_rate == 1e-3
+
+
+def test_the_warm_start_trial_stops_at_a_shorter_plateau():
+    """Its job is a good model early: 3 epochs without improvement end it (configured patience 5)."""
+    from hpopt.search_space import WARM_START_ATTR, baseline_params
+
+    study = optuna.create_study(direction="maximize")
+    study.enqueue_trial(baseline_params(IMAGE, None, 20), user_attrs={WARM_START_ATTR: True})
+    warm, sampled = study.ask(), study.ask()
+    assert suggest_trial_spec(warm, _config(), IMAGE).early_stopping_patience == 3
+    assert suggest_trial_spec(sampled, _config(), IMAGE).early_stopping_patience == 5
+    assert suggest_trial_spec(warm, _config(early_stopping_patience="2"), IMAGE).early_stopping_patience == 2
+    assert suggest_trial_spec(warm, _config(enable_early_stopping="false"), IMAGE).early_stopping_patience is None
