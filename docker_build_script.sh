@@ -5,8 +5,9 @@
 #   ./docker_build_script.sh quick   rebuild the code layer only (cached CUDA and dependency layers) and push
 #
 # Reads from .env (or the environment, which wins):
-#   DOCKER_HUB_USER   Docker Hub account that receives the image (required)
-#   IMAGE_NAME        image name (default: hpopt-api)
+#   DOCKER_HUB_USER   Docker Hub account that receives the image (required; DOCKER_HUB_USERNAME,
+#                     the original system's name for it, is accepted too)
+#   IMAGE_NAME        image name (default: hyperparameter-optimizer, the original system's)
 #   IMAGE_TAG         tag (default: latest)
 # Log in first with `docker login`.
 set -euo pipefail
@@ -31,13 +32,14 @@ case "$mode" in
 esac
 
 DOCKER_HUB_USER="${DOCKER_HUB_USER:-$(env_value DOCKER_HUB_USER)}"
+DOCKER_HUB_USER="${DOCKER_HUB_USER:-${DOCKER_HUB_USERNAME:-$(env_value DOCKER_HUB_USERNAME)}}"
 IMAGE_NAME="${IMAGE_NAME:-$(env_value IMAGE_NAME)}"
 IMAGE_TAG="${IMAGE_TAG:-$(env_value IMAGE_TAG)}"
 if [[ -z "$DOCKER_HUB_USER" ]]; then
-    echo "error: set DOCKER_HUB_USER in .env (and optionally IMAGE_NAME, IMAGE_TAG)" >&2
+    echo "error: set DOCKER_HUB_USER (or DOCKER_HUB_USERNAME) in the environment or .env (and optionally IMAGE_NAME, IMAGE_TAG)" >&2
     exit 2
 fi
-image="${DOCKER_HUB_USER}/${IMAGE_NAME:-hpopt-api}:${IMAGE_TAG:-latest}"
+image="${DOCKER_HUB_USER}/${IMAGE_NAME:-hyperparameter-optimizer}:${IMAGE_TAG:-latest}"
 
 if [[ "$mode" == "true" ]]; then
     echo "full rebuild of $image"

@@ -94,8 +94,10 @@ def script_dir(tmp_path):
     return tmp_path
 
 
-def run_script(folder: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in ("DOCKER_HUB_USER", "IMAGE_NAME", "IMAGE_TAG")}
+def run_script(folder: Path, *args: str, extra_env: dict | None = None) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DOCKER_HUB_USER", "DOCKER_HUB_USERNAME", "IMAGE_NAME", "IMAGE_TAG")}
+    env.update(extra_env or {})
     env.update(PATH=f"{folder / 'bin'}:{env['PATH']}", DOCKER_LOG=str(folder / "docker.log"))
     return subprocess.run(["bash", str(folder / "docker_build_script.sh"), *args], capture_output=True, text=True,
                           env=env, timeout=60)
@@ -120,3 +122,19 @@ def test_build_script_refuses_bad_use(script_dir):
     missing = run_script(script_dir, "quick")
     assert missing.returncode == 2 and "DOCKER_HUB_USER" in missing.stderr
     assert not (script_dir / "docker.log").exists()
+
+
+def test_build_script_takes_the_original_guides_variable_and_image_name(script_dir):
+    """The original system's guide: `DOCKER_HUB_USERNAME=... ./docker_build_script.sh true`,
+    image `hyperparameter-optimizer`."""
+    (script_dir / ".env").write_text("HYPEROPT_TRIALS=5\n")
+    assert run_script(script_dir, "true", extra_env={"DOCKER_HUB_USERNAME": "bob"}).returncode == 0
+    (script_dir / ".env").write_text("DOCKER_HUB_USERNAME=carol\n")
+    assert run_script(script_dir, "quick").returncode == 0
+    calls = (script_dir / "docker.log").read_text().splitlines()
+    assert calls == [
+        "docker build --pull --no-cache --target app -t bob/hyperparameter-optimizer:latest .",
+        "docker push bob/hyperparameter-optimizer:latest",
+        "docker build --target app -t carol/hyperparameter-optimizer:latest .",
+        "docker push carol/hyperparameter-optimizer:latest",
+    ]

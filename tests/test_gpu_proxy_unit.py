@@ -344,12 +344,33 @@ def test_environment_switches_work_as_documented():
 # ----------------------------------------------------------------------------- discovery and status
 
 
+HPOPT_HANDLER = "from hpopt.gpu_proxy.worker import Worker\n"
+# The shape of the original system's worker: it runs whatever code a request carries.
+ORIGINAL_HANDLER = "import runpod\n\ndef handler(job):\n    exec(job['input']['code'])\n"
+
+
+def test_a_checkout_of_the_original_worker_is_skipped_with_one_warning(tmp_path, caplog):
+    original, ours = tmp_path / "a" / "gpu-proxy", tmp_path / "b" / "gpu-proxy"
+    for folder, text in ((original, ORIGINAL_HANDLER), (ours, HPOPT_HANDLER)):
+        folder.mkdir(parents=True)
+        (folder / "handler.py").write_text(text)
+    caplog.set_level(logging.WARNING)
+    config = load_config([], environ={}, env_file=None)
+    assert locate_proxy_code(config, search_dirs=[original, ours]).path == str(ours)
+    assert locate_proxy_code(config, search_dirs=[original, ours]).path == str(ours)
+    [warning] = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert str(original) in warning and "not hpopt's" in warning and "gpu-proxy/README.md" in warning
+    off = load_config(["gpu_proxy_auto_clone=false"], environ={}, env_file=None)
+    with pytest.raises(ProxyCodeError, match="is not at"):
+        locate_proxy_code(off, search_dirs=[original])
+
+
 def _proxy_repo(path):
     import git
 
     repo = git.Repo.init(path)
     (path / "gpu-proxy").mkdir()
-    (path / "gpu-proxy" / "handler.py").write_text("# worker\n")
+    (path / "gpu-proxy" / "handler.py").write_text(HPOPT_HANDLER)
     repo.index.add(["gpu-proxy/handler.py"])
     first = repo.index.commit("worker").hexsha
     (path / "README.md").write_text("later\n")
@@ -361,7 +382,7 @@ def _proxy_repo(path):
 def test_worker_code_is_found_locally_or_cloned_at_a_pinned_commit(tmp_path):
     local = tmp_path / "checkout" / "gpu-proxy"
     local.mkdir(parents=True)
-    (local / "handler.py").write_text("")
+    (local / "handler.py").write_text(HPOPT_HANDLER)
     found = locate_proxy_code(load_config([], environ={}, env_file=None), search_dirs=[tmp_path / "x", local])
     assert found.source == "local" and found.path == str(local)
 

@@ -69,7 +69,7 @@ def _free_port() -> int:
 
 
 @contextmanager
-def running_worker(folder: Path, concurrency: int = 2):
+def running_worker(folder: Path, concurrency: int = 2, handler: Path = HANDLER):
     """A worker on a free loopback port, ready (it answered a health check) when yielded."""
     folder.mkdir(parents=True, exist_ok=True)
     port = _free_port()
@@ -77,7 +77,7 @@ def running_worker(folder: Path, concurrency: int = 2):
     env = {**os.environ, "HPOPT_PROXY_CONCURRENCY": str(concurrency), "HYPEROPT_OFFLINE": "1",
            "HPOPT_PROXY_CACHE_DIR": str(folder / "cache"), "PYTHONPATH": str(REPO / "src")}
     with log.open("w") as out:
-        process = subprocess.Popen([sys.executable, str(HANDLER), "--rp_serve_api", "--rp_api_host", "127.0.0.1",
+        process = subprocess.Popen([sys.executable, str(handler), "--rp_serve_api", "--rp_api_host", "127.0.0.1",
                                     "--rp_api_port", str(port)], cwd=folder, env=env, stdout=out,
                                    stderr=subprocess.STDOUT)
     worker = RunningWorker(f"http://127.0.0.1:{port}", process, log)
@@ -89,7 +89,7 @@ def running_worker(folder: Path, concurrency: int = 2):
             try:
                 response = httpx.post(f"{worker.url}/runsync", json={"input": {"operation": "health_check"}},
                                       timeout=10)
-                if response.status_code == 200 and response.json()["output"][0]["type"] == "health":
+                if response.status_code == 200 and (handler != HANDLER or response.json()["output"][0]["type"] == "health"):
                     break
             except httpx.TransportError:
                 pass
@@ -287,3 +287,31 @@ def test_without_fallback_an_unreachable_proxy_stops_the_run(tmp_path):
     message = str(error.value)
     assert "GPU proxy failed" in message and "gpu_proxy_fallback_local=true" in message
     assert error.value.exit_code == 1
+
+
+# The original system's worker, in the shape its guide deploys: it runs the code a request carries.
+ORIGINAL_WORKER = """
+import runpod
+
+
+def handler(job):
+    source = job["input"].get("code", "")
+    scope = {}
+    exec(source, scope)
+    return {"success": True, "stdout": "", "result": scope.get("result")}
+
+
+runpod.serverless.start({"handler": handler})
+"""
+
+
+def test_an_endpoint_running_the_original_worker_is_named_as_such(tmp_path):
+    handler = tmp_path / "original" / "handler.py"
+    handler.parent.mkdir()
+    handler.write_text(ORIGINAL_WORKER)
+    with running_worker(tmp_path / "original", handler=handler) as original:
+        config = _config(tmp_path, original.url, "run_name=original", "trials=1", "gpu_proxy_fallback_local=false")
+        with pytest.raises(GpuProxyRunStopped) as error:
+            run_optimization(config)
+    message = str(error.value)
+    assert "original system's execute-code worker" in message and "gpu-proxy/README.md" in message, message

@@ -24,7 +24,13 @@ from hpopt import interrupts
 from hpopt.gpu_proxy.client import GpuProxyClient
 from hpopt.gpu_proxy.data_link import DataLink
 from hpopt.gpu_proxy.endpoint import EndpointConfigError, resolve_endpoint
-from hpopt.gpu_proxy.errors import GpuProxyRunStopped, GpuProxyUnavailable, PayloadTooLarge, RemoteTrialError
+from hpopt.gpu_proxy.errors import (
+    FOREIGN_WORKER_HINT,
+    GpuProxyRunStopped,
+    GpuProxyUnavailable,
+    PayloadTooLarge,
+    RemoteTrialError,
+)
 from hpopt.gpu_proxy.jobs import JobLost, RemoteJob
 from hpopt.gpu_proxy.payload import PayloadError, decode_weights
 from hpopt.gpu_proxy.protocol import ErrorOutput, ResultOutput, TrainOptions, TrainRequest
@@ -241,10 +247,14 @@ class GpuProxyExecutor:
                     return self._finish(ResultOutput.model_validate(output), spec, epochs, forwarder)
                 elif kind == "error":
                     return ErrorOutput.model_validate(output)
+                else:
+                    raise GpuProxyUnavailable(f"job {job.id} answered a record without a known type "
+                                              f"(keys: {', '.join(sorted(map(str, output))[:8])}): "
+                                              f"{FOREIGN_WORKER_HINT}")
             except ValidationError as exc:
                 raise GpuProxyUnavailable(f"the worker sent a {kind} record this client cannot read "
                                           f"(another hpopt version?): {exc.errors()[0]['msg']}") from None
-        raise GpuProxyUnavailable(f"job {job.id} ended without a result")
+        raise GpuProxyUnavailable(f"job {job.id} ended without a result; {FOREIGN_WORKER_HINT}")
 
     def _pruned_here(self, job: RemoteJob, epochs: list[EpochRecord]) -> TrialResult:
         for output in job.buffered:  # the worker's result may already be here (the local SDK server)

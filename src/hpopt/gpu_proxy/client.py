@@ -9,7 +9,7 @@ from typing import Any, Optional
 import httpx
 
 from hpopt.gpu_proxy.endpoint import Endpoint
-from hpopt.gpu_proxy.errors import GpuProxyUnavailable
+from hpopt.gpu_proxy.errors import FOREIGN_WORKER_HINT, GpuProxyUnavailable
 from hpopt.gpu_proxy.jobs import RemoteJob, check_status, submit
 from hpopt.gpu_proxy.protocol import TrainRequest
 from hpopt.gpu_proxy.transport import RetryPolicy, Transport
@@ -42,7 +42,7 @@ class GpuProxyClient:
                 return record
             if record.get("type") == "error":
                 raise GpuProxyUnavailable(f"{operation} refused by the worker: {record.get('message')}")
-        raise GpuProxyUnavailable(f"{operation}: the worker answered without a {expected} record")
+        raise GpuProxyUnavailable(f"{operation}: the worker answered without a {expected} record; {FOREIGN_WORKER_HINT}")
 
     def health(self, timeout_s: float = 60.0) -> dict[str, Any]:
         """The worker's health_check record (this runs a job: on RunPod it may start a worker)."""

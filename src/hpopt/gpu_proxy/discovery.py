@@ -6,6 +6,11 @@ for at ./gpu-proxy and ../gpu-proxy; when absent and gpu_proxy_auto_clone is tru
 cloned with GitPython from gpu_proxy_repo_url at gpu_proxy_ref into a cache folder and
 checked before use: handler.py must be there, and a ref given as a full commit sha must be
 exactly what was checked out.
+
+A folder whose handler.py does not start hpopt's worker (the original system's execute-code
+worker, cloned by its guide's optional step) is skipped with one warning: deployed, it would
+answer hpopt's TrialSpec requests in a protocol hpopt refuses, and the user would only see
+trials fall back to local training.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ logger = logging.getLogger(__name__)
 
 PROXY_DIR = "gpu-proxy"
 MARKER = "handler.py"
+HPOPT_WORKER_MARK = "hpopt.gpu_proxy.worker"  # what hpopt's handler.py imports
 CLONE_ROOT_ENV = "HPOPT_CACHE_DIR"
 _FULL_SHA = re.compile(r"^[0-9a-f]{40}$")
 
@@ -55,11 +61,39 @@ def default_clone_root() -> Path:
     return Path(base) / "gpu-proxy-clones"
 
 
+def is_hpopt_worker(folder: Path) -> bool:
+    """handler.py here starts hpopt's worker (not another system's, e.g. the original execute-code one)."""
+    try:
+        return HPOPT_WORKER_MARK in (folder / MARKER).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+
+
+_warned_foreign: set[str] = set()
+
+
+def _warn_foreign(folder: Path) -> None:
+    if str(folder) in _warned_foreign:
+        return
+    _warned_foreign.add(str(folder))
+    logger.warning(
+        "%s holds a GPU worker that is not hpopt's (the original system's execute-code worker?): hpopt does "
+        "not use it, and an endpoint deployed from it refuses hpopt's trials. Deploy hpopt's own worker "
+        "instead: build gpu-proxy/Dockerfile from this repository (see gpu-proxy/README.md) and move that "
+        "folder aside", folder)
+
+
 def find_proxy_code(search_dirs: Iterable[Path]) -> Optional[ProxyCode]:
+    """The first folder holding hpopt's worker; folders holding another worker are warned about."""
+    found: Optional[ProxyCode] = None
     for folder in search_dirs:
-        if (folder / MARKER).is_file():
-            return ProxyCode(path=str(folder), source="local")
-    return None
+        if not (folder / MARKER).is_file():
+            continue
+        if not is_hpopt_worker(folder):
+            _warn_foreign(folder)
+        elif found is None:
+            found = ProxyCode(path=str(folder), source="local")
+    return found
 
 
 def _code_dir(repo_dir: Path) -> Optional[Path]:
@@ -106,6 +140,10 @@ def clone_proxy_code(url: str, ref: Optional[str], clone_root: Path) -> ProxyCod
     if folder is None:
         raise ProxyCodeError(f"{url} at {ref or 'HEAD'} has no {MARKER} (neither at its root nor in "
                              f"{PROXY_DIR}/): point gpu_proxy_repo_url at hpopt's repository")
+    if not is_hpopt_worker(folder):
+        raise ProxyCodeError(f"{url} at {ref or 'HEAD'} holds a GPU worker that is not hpopt's (the original "
+                             "system's execute-code worker?), which hpopt refuses: point gpu_proxy_repo_url at "
+                             "hpopt's repository")
     return ProxyCode(path=str(folder), source="cloned", commit=commit)
 
 

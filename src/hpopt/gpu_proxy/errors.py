@@ -34,3 +34,10 @@ class GpuProxyRunStopped(GpuProxyError):
 
 class RemoteTrialError(GpuProxyError):
     """The worker ran the trial and it crashed there; only this trial fails."""
+
+
+# Said whenever an endpoint answers outside hpopt's protocol: the likely cause is an endpoint
+# deployed from the original system's worker (it executes code it is sent; hpopt never sends code).
+FOREIGN_WORKER_HINT = ("does the endpoint run hpopt's GPU worker? One deployed from the original system's "
+                       "execute-code worker answers this way: deploy hpopt's own worker, gpu-proxy/Dockerfile from "
+                       "this repository (see gpu-proxy/README.md)")

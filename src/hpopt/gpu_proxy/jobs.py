@@ -18,7 +18,7 @@ from typing import Any, Iterator
 
 import httpx
 
-from hpopt.gpu_proxy.errors import GpuProxyUnavailable, PayloadTooLarge
+from hpopt.gpu_proxy.errors import FOREIGN_WORKER_HINT, GpuProxyUnavailable, PayloadTooLarge
 from hpopt.gpu_proxy.transport import Stopped, Transport
 
 logger = logging.getLogger(__name__)
@@ -89,7 +89,9 @@ class RemoteJob:
                     error = self.transport.endpoint.redact(str(body.get("error") or "no details"))
                     if "not found" in error.lower():
                         raise JobLost(f"job {self.id} is unknown to the endpoint: {error}")
-                    raise GpuProxyUnavailable(f"job {self.id} ended {status}: {error[:500]}")
+                    # hpopt's worker reports its own failures as error records, so a FAILED job is a
+                    # crashed worker or another system's worker
+                    raise GpuProxyUnavailable(f"job {self.id} ended {status}: {error[:500]} ({FOREIGN_WORKER_HINT})")
             while self.buffered:
                 yield self.buffered.popleft()
             if not self.final and not chunks:
