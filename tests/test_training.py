@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -239,3 +240,30 @@ def test_auto_precision_follows_the_devices(monkeypatch):
     assert resolve_precision("auto") == "mixed_float16"
     assert resolve_precision("float32") == "float32"
     assert resolve_precision("mixed_float16") == "mixed_float16"
+
+
+class _SlowFirstEpoch:
+    """Holds the first epoch's report until the trial's time limit has passed."""
+
+    def __init__(self, until: float) -> None:
+        self.until = until
+        self.epochs: list[int] = []
+
+    def report(self, record) -> None:
+        self.epochs.append(record.epoch)
+        if record.epoch == 1:
+            time.sleep(max(0.0, self.until - time.perf_counter()))
+
+
+def test_a_deadline_mid_epoch_leaves_at_once_with_the_epochs_done(digits):
+    """Past spec.time_limit_s in epoch 2, the trial ends at that batch: epoch 2 is neither
+    validated nor recorded (Keras would validate a stopped epoch), epoch 1 is kept."""
+    started = time.perf_counter()
+    first = run_trial(_spec(epochs=1), digits)  # the time one epoch takes here, build included
+    limit = 1.5 * (time.perf_counter() - started) + 0.5  # epoch 1 ends before it
+    reporter = _SlowFirstEpoch(until=time.perf_counter() + limit + 0.1)
+    result = run_trial(_spec(epochs=4, time_limit_s=limit, early_stopping_patience=None), digits, reporter)
+    assert first.status == "complete"
+    assert result.status == "complete" and result.stop_reason == "deadline"
+    assert reporter.epochs == [1] and result.epochs_run == 1 and result.best_epoch == 1
+    assert result.inference_samples_per_s == 0.0  # not timed past the deadline (not the objective)

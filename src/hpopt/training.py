@@ -75,6 +75,12 @@ def input_pipeline(x: np.ndarray, y: np.ndarray, batch_size: int, shuffle_seed: 
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
+class _DeadlineReached(Exception):
+    """The run's deadline passed mid-epoch after an epoch of this trial ended: leave fit at once.
+    Keras would otherwise validate the partial epoch, seconds the run no longer has. Before the
+    first epoch ends the partial epoch is validated: it is the only model the trial can give."""
+
+
 class _TrialCallback(keras.callbacks.Callback):
     """Per-epoch bookkeeping: records, best weights, early stopping, NaN guard, health."""
 
@@ -102,19 +108,22 @@ class _TrialCallback(keras.callbacks.Callback):
         if self.reporter is not None and hasattr(self.reporter, "training_started"):
             self.reporter.training_started()
 
-    def _check_time_limit(self) -> None:
+    def _check_time_limit(self) -> bool:
         limit = self.spec.time_limit_s
         if limit is not None and not self.time_up and time.perf_counter() - self._started >= limit:
-            logger.info("the run's deadline: stopping after this batch (epoch %d)", len(self.history) + 1)
+            logger.info("the run's deadline: stopping the trial (%d epochs done, best %d)", len(self.history),
+                        self.best_epoch)
             self.time_up = True
             self.model.stop_training = True
+        return self.time_up
 
     def on_epoch_begin(self, epoch: int, logs: Optional[dict] = None) -> None:
         self._epoch_started = time.perf_counter()
 
     def on_train_batch_end(self, batch: int, logs: Optional[dict] = None) -> None:
         interrupts.check()  # Ctrl-C / API stop: end the trial here, at a safe point
-        self._check_time_limit()
+        if self._check_time_limit() and self.history:
+            raise _DeadlineReached()
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(float(loss)):
             self.failure = f"non-finite loss ({float(loss)}) at epoch {len(self.history) + 1}, batch {batch + 1}"
@@ -133,7 +142,9 @@ class _TrialCallback(keras.callbacks.Callback):
             self.history.append(record)
             self.model.stop_training = True
             return
-        if self.recorder is not None and (number % self.spec.health.frequency == 0 or number == self.spec.epochs):
+        # past the deadline the kept weights' snapshot, taken after fit, is the only one needed
+        due = number % self.spec.health.frequency == 0 or number == self.spec.epochs
+        if self.recorder is not None and due and not self.time_up:
             snapshot = self.recorder.snapshot(number)
             self.snapshots.append(snapshot)
             record.health = _live_health_summary(snapshot)
@@ -194,6 +205,11 @@ def _live_health_summary(snapshot: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _measures_speed(spec: TrialSpec, status: str, callback: _TrialCallback) -> bool:
+    """Inference speed is timed for complete trials; past the run's deadline only when it is the objective."""
+    return status == "complete" and (not callback.time_up or spec.objective.optimize_for == "inference_speed")
+
+
 def _weight_bytes(model: keras.Model) -> int:
     """Bytes of the weight arrays as stored (dtype-aware: measured, not 4 x parameters)."""
     return sum(int(np.prod(w.shape)) * np.dtype(w.dtype).itemsize for w in model.weights)
@@ -251,6 +267,8 @@ def run_trial(
                   steps_per_epoch=steps if repeat else None, callbacks=[callback])
     except optuna.TrialPruned:
         status = "pruned"
+    except _DeadlineReached:
+        pass  # the epochs done so far stand
     train_seconds = time.perf_counter() - started
     if callback.failure:
         status = "failed"
@@ -284,7 +302,7 @@ def run_trial(
         model_bytes=callback.model_bytes,
         train_seconds=train_seconds,
         health_seconds=recorder.seconds if recorder else 0.0,
-        inference_samples_per_s=_inference_speed(model, x_probe) if status == "complete" else 0.0,
+        inference_samples_per_s=_inference_speed(model, x_probe) if _measures_speed(spec, status, callback) else 0.0,
         health=metrics,
         snapshots=callback.snapshots,
         architecture=architecture,

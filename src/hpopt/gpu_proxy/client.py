@@ -42,7 +42,8 @@ class GpuProxyClient:
                 return record
             if record.get("type") == "error":
                 raise GpuProxyUnavailable(f"{operation} refused by the worker: {record.get('message')}")
-        raise GpuProxyUnavailable(f"{operation}: the worker answered without a {expected} record; {FOREIGN_WORKER_HINT}")
+        raise GpuProxyUnavailable(
+            f"{operation}: the worker answered without a {expected} record; {FOREIGN_WORKER_HINT}")
 
     def health(self, timeout_s: float = 60.0) -> dict[str, Any]:
         """The worker's health_check record (this runs a job: on RunPod it may start a worker)."""
