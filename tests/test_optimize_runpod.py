@@ -1,5 +1,6 @@
 """optimize_runpod.py, the terminal client: a job end to end against a live server (with
-an API key), results unpacked safely, and the exit codes for every way it can go wrong."""
+an API key), results unpacked safely, the exit codes for every way it can go wrong, and the
+commands of the original system's guide (a URL without a scheme, --interactive, --debug)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ import socket
 import stat
 import subprocess
 import sys
+import threading
 import zipfile
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from api_helpers import REPO, ApiServer, clean_env
+from api_helpers import REPO, TINY, ApiServer, clean_env, wait_status
 
 CLIENT = REPO / "optimize_runpod.py"
 KEY = "runpod-client-key-51c"
@@ -86,11 +89,11 @@ def test_polls_when_the_websocket_is_unavailable(server, finished_run, monkeypat
     assert job["status"] == "completed" and "polling" in capsys.readouterr().err
 
 
-def test_interactive_asks_with_the_servers_choices(server, monkeypatch, capsys):
+def test_ask_asks_with_the_servers_choices(server, monkeypatch, capsys):
     client = load_client()
     answers = iter(["", "pareto", "overall_health", "val_accuracy", "8", "3", ""])
     monkeypatch.setattr("builtins.input", lambda prompt: next(answers))
-    settings = client.interactive_settings(client.Api(server.url, KEY))
+    settings = client.ask_settings(client.Api(server.url, KEY))
     assert settings == {"dataset": "digits", "mode": "pareto", "optimize_for": "val_accuracy", "trials": "8",
                         "max_epochs_per_trial": "3", "min_epochs_per_trial": "3"}
     shown = capsys.readouterr().out
@@ -102,7 +105,7 @@ def test_exit_codes(server, tmp_path):
         probe.bind(("127.0.0.1", 0))
         closed_port = probe.getsockname()[1]
     unreachable = run_client(tmp_path, "--url", f"http://127.0.0.1:{closed_port}", "dataset=digits", timeout=60)
-    assert unreachable.returncode == 3 and "cannot reach" in unreachable.stderr
+    assert unreachable.returncode == 1 and "cannot reach" in unreachable.stderr
     unauthorized = run_client(tmp_path, "--url", server.url, "dataset=digits", timeout=60)
     assert unauthorized.returncode == 4 and "API key" in unauthorized.stderr
     wrong_key = run_client(tmp_path, "--url", server.url, "--api-key", "nope", "--jobs", timeout=60)
@@ -115,10 +118,12 @@ def test_exit_codes(server, tmp_path):
     assert bad_option.returncode == 2
     unknown_job = run_client(tmp_path, "--url", server.url, "--monitor-only", "nojob", key=KEY, timeout=60)
     assert unknown_job.returncode == 2 and "no job" in unknown_job.stderr
-    no_terminal = subprocess.run([sys.executable, str(CLIENT), "--url", server.url, "--interactive"], cwd=tmp_path,
+    no_terminal = subprocess.run([sys.executable, str(CLIENT), "--url", server.url, "--ask"], cwd=tmp_path,
                                  env=clean_env(HYPEROPT_API_KEY=KEY), input="", capture_output=True, text=True,
                                  timeout=60)
-    assert no_terminal.returncode == 2 and "terminal" in no_terminal.stderr
+    assert no_terminal.returncode == 2 and "--ask needs a terminal" in no_terminal.stderr
+    ask_and_settings = run_client(tmp_path, "--url", server.url, "--ask", "dataset=digits", key=KEY, timeout=60)
+    assert ask_and_settings.returncode == 2 and "settings go with a new job only" in ask_and_settings.stderr
 
 
 def test_unpacking_refuses_zip_slip(tmp_path):
@@ -139,3 +144,104 @@ def test_unpacking_refuses_zip_slip(tmp_path):
         written = client.safe_extract(archive, dest, prefix="run")
     assert sorted(p.relative_to(dest).as_posix() for p in written) == ["plots/a.png", "summary.json"]
     assert not list(tmp_path.rglob("evil.txt")) and not (dest / "link").exists()
+
+
+# --- the original system's guide: a URL without a scheme, --interactive, --debug ---
+
+
+@pytest.mark.parametrize("given, expected", [
+    ("abc123-8000.proxy.runpod.net", "https://abc123-8000.proxy.runpod.net"),
+    ("abc123-8000.proxy.runpod.net/", "https://abc123-8000.proxy.runpod.net"),
+    ("localhost:8000", "http://localhost:8000"),
+    ("127.0.0.1:8000/", "http://127.0.0.1:8000"),
+    ("0.0.0.0:8000", "http://0.0.0.0:8000"),
+    ("[::1]:8000", "http://[::1]:8000"),
+    ("::1", "http://[::1]"),
+    ("http://abc123-8000.proxy.runpod.net", "http://abc123-8000.proxy.runpod.net"),
+])
+def test_a_url_without_a_scheme_gets_one(given, expected):
+    url, added = load_client().normalize_url(given)
+    assert url == expected and added == ("://" not in given)
+
+
+def test_a_url_without_a_scheme_reaches_a_local_server(server, finished_run, capsys):
+    bare = server.url.split("://", 1)[1]  # 127.0.0.1:PORT, as RunPod shows URLs
+    assert load_client().main(["--url", bare, "--api-key", KEY, "--jobs"]) == 0
+    out, err = capsys.readouterr()
+    assert "remote_run" in out and f"using {server.url} " in err
+
+
+@pytest.fixture
+def not_hpopt_server(tmp_path):
+    """A plain HTTP server on a loopback port: /health is a 404 page, /ok/health a text file."""
+    (tmp_path / "ok").mkdir()
+    (tmp_path / "ok" / "health").write_text("hello, not JSON")
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=str(tmp_path), **kwargs)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_a_wrong_url_gives_one_line_and_status_1(tmp_path, not_hpopt_server):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    cases = {f"127.0.0.1:{closed_port}": "cannot reach", "your-runpod-url": "cannot reach",
+             "http://[::1": "cannot reach", not_hpopt_server: "not an hpopt API server",
+             f"http://{not_hpopt_server}/ok": "not an hpopt API server"}
+    for url, said in cases.items():
+        result = run_client(tmp_path, "--url", url, "--api-key", KEY, "dataset=digits", timeout=90)
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode == 1 and len(lines) == 1, (url, result.stderr)
+        assert said in lines[0] and "Traceback" not in result.stderr and KEY not in result.stderr, (url, lines)
+        assert url.split("://")[-1] in lines[0] and "proxy.runpod.net" in lines[0], lines[0]
+
+
+def test_debug_logs_requests_but_never_the_key(server, finished_run, capsys):
+    assert load_client().main(["--url", server.url, "--api-key", KEY, "--debug", "--jobs"]) == 0
+    out, err = capsys.readouterr()
+    assert f"-> GET {server.url}/health" in err and f"<- 200 GET {server.url}/jobs?" in err and " ms" in err
+    assert "X-API-Key: ***" in err or "x-api-key: ***" in err
+    assert KEY not in out + err and "remote_run" in out
+
+
+def test_interactive_with_settings_starts_the_job_and_follows_it(server, tmp_path, capsys):
+    code = load_client().main(["--url", server.url, "--api-key", KEY, "--debug", "--interactive", "dataset=digits",
+                               "trials=2", "max_epochs=2", "min_epochs_per_trial=1", "plot_generation=none",
+                               "run_name=interactive_run", "--output-dir", str(tmp_path)])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    trial_lines = [line for line in err.splitlines() if line.startswith("trial ")]
+    assert [line.split()[1] for line in trial_lines] == ["0", "1"], err
+    assert all("value=" in line and "val_acc=0." in line for line in trial_lines), trial_lines
+    assert "best so far" in trial_lines[-1] and "epoch=" in err, err
+    assert "-> WebSocket ws://" in err and "/download" in err and KEY not in out + err
+    assert (tmp_path / "interactive_run" / "summary.json").is_file()
+
+
+def test_interactive_without_settings_attaches_to_the_running_job(server, tmp_path, capsys):
+    client = load_client()
+    with server.client(**{"X-API-Key": KEY}) as http:
+        job = http.post("/optimize", json={**TINY, "trials": 3, "run_name": "attach_run"}).json()
+        wait_status(http, job["job_id"], ("running",), timeout=120)
+        code = client.main(["--url", server.url, "--api-key", KEY, "--interactive", "--no-download"])
+        out, err = capsys.readouterr()
+        assert code == 0, err
+        assert f"following job {job['job_id']} (running): run attach_run" in err
+        assert [line.split()[1] for line in err.splitlines() if line.startswith("trial ")] == ["0", "1", "2"], err
+        assert wait_status(http, job["job_id"], ("completed",), timeout=30)
+    again = client.main(["--url", server.url, "--api-key", KEY, "--interactive", job["job_id"], "--no-download"])
+    assert again == 0 and "trial   2" in capsys.readouterr().err
+    nothing = client.main(["--url", server.url, "--api-key", KEY, "--interactive"])
+    err = capsys.readouterr().err
+    assert nothing == 2 and "no job is running" in err and "--jobs" in err and len(err.strip().splitlines()) == 1
