@@ -230,7 +230,8 @@ def test_sample_is_stratified_shuffled_seeded_and_keeps_validation():
 # ----------------------------------------------------------------------------- endpoint and transport
 
 
-def test_endpoint_from_url_id_or_environment():
+def test_endpoint_from_url_id_or_environment(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)  # no ./.env or gpu-proxy/.env of a developer's
     assert resolve_endpoint("http://127.0.0.1:9/", {}).base_url == "http://127.0.0.1:9"
     runpod = resolve_endpoint(None, {"RUNPOD_ENDPOINT_ID": "abc123", "RUNPOD_API_KEY": SECRET})
     assert runpod.base_url == "https://api.runpod.ai/v2/abc123" and runpod.source == "RUNPOD_ENDPOINT_ID"
@@ -386,8 +387,9 @@ def _closed_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_proxy_status_reports_without_raising(monkeypatch):
+def test_proxy_status_reports_without_raising(monkeypatch, tmp_path):
     monkeypatch.delenv("RUNPOD_ENDPOINT_ID", raising=False)
+    monkeypatch.chdir(tmp_path)
     status = proxy_status(load_config([], environ={}, env_file=None))
     assert status["state"] == "disabled" and not status["enabled"] and "gpu_proxy_endpoint" in status["error"]
     monkeypatch.setenv("RUNPOD_API_KEY", SECRET)
