@@ -40,6 +40,7 @@ from hpopt.gpu_proxy.payload import (
 )
 from hpopt.gpu_proxy.protocol import Payload, parse_input
 from hpopt.gpu_proxy.pruning import MedianRule, SchedulableMedianPruner, ScheduleReporter, pruning_schedule
+from hpopt.gpu_proxy.reachability import Reachability, classify
 from hpopt.gpu_proxy.sampling import sample_indices, sample_training
 from hpopt.gpu_proxy.transport import RetryPolicy, Transport
 from hpopt.gpu_proxy.worker import Worker
@@ -230,7 +231,8 @@ def test_sample_is_stratified_shuffled_seeded_and_keeps_validation():
 # ----------------------------------------------------------------------------- endpoint and transport
 
 
-def test_endpoint_from_url_id_or_environment():
+def test_endpoint_from_url_id_or_environment(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)  # no ./.env or gpu-proxy/.env of a developer's
     assert resolve_endpoint("http://127.0.0.1:9/", {}).base_url == "http://127.0.0.1:9"
     runpod = resolve_endpoint(None, {"RUNPOD_ENDPOINT_ID": "abc123", "RUNPOD_API_KEY": SECRET})
     assert runpod.base_url == "https://api.runpod.ai/v2/abc123" and runpod.source == "RUNPOD_ENDPOINT_ID"
@@ -239,6 +241,20 @@ def test_endpoint_from_url_id_or_environment():
         resolve_endpoint("abc123", {})
     with pytest.raises(EndpointConfigError, match="gpu_proxy_endpoint"):
         resolve_endpoint(None, {})
+
+
+def test_reachability_verdicts_on_runpod_and_elsewhere():
+    runpod = Endpoint("https://api.runpod.ai/v2/abc123", "RUNPOD_ENDPOINT_ID", api_key=SECRET)
+    local = Endpoint("http://127.0.0.1:8011", "gpu_proxy_endpoint")
+    body = json.dumps({"jobs": {"inQueue": 0, "inProgress": 1}, "workers": {"idle": 1, "running": 1}}).encode()
+    assert classify(runpod, 200, body) == Reachability(True, "workers idle 1, running 1; jobs inQueue 0, inProgress 1",
+                                                       200)
+    assert classify(local, 404).reachable and classify(local, 404).detail is None  # the SDK's server: up
+    assert not classify(runpod, 404).reachable and "RUNPOD_ENDPOINT_ID" in classify(runpod, 404).detail
+    refused = classify(runpod, 401)
+    assert refused.reachable and "refused the API key" in refused.detail and SECRET not in refused.detail
+    assert "no RUNPOD_API_KEY was found" in classify(local, 403).detail
+    assert not classify(local, 503).reachable and classify(local, 429).reachable
 
 
 def _client(handler, **kwargs) -> GpuProxyClient:
@@ -407,8 +423,9 @@ def _closed_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_proxy_status_reports_without_raising(monkeypatch):
+def test_proxy_status_reports_without_raising(monkeypatch, tmp_path):
     monkeypatch.delenv("RUNPOD_ENDPOINT_ID", raising=False)
+    monkeypatch.chdir(tmp_path)
     status = proxy_status(load_config([], environ={}, env_file=None))
     assert status["state"] == "disabled" and not status["enabled"] and "gpu_proxy_endpoint" in status["error"]
     monkeypatch.setenv("RUNPOD_API_KEY", SECRET)

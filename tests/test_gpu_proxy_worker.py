@@ -10,27 +10,23 @@ from __future__ import annotations
 import json
 import logging
 import os
-import socket
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import keras
 import numpy as np
 import pytest
+from gpu_worker_helpers import RunningWorker, free_port, running_worker
 
 from hpopt.config import load_config
 from hpopt.events import RunListener
 from hpopt.executors import gpu_proxy as gpu_proxy_executor
 from hpopt.executors.gpu_proxy import GpuProxyExecutor
 from hpopt.gpu_proxy import GpuProxyRunStopped
-from hpopt.gpu_proxy.client import GpuProxyClient
 from hpopt.gpu_proxy.data_link import DataLink
-from hpopt.gpu_proxy.endpoint import Endpoint
 from hpopt.gpu_proxy.protocol import InlineData, PruningSchedule, TrainOptions, TrainRequest
 from hpopt.runner import run_optimization
 from hpopt.search_space import BASELINE_CNN
@@ -39,66 +35,6 @@ from hpopt.study import open_study
 from hpopt.training import run_trial
 
 REPO = Path(__file__).resolve().parents[1]
-HANDLER = REPO / "gpu-proxy" / "handler.py"
-START_TIMEOUT_S = 120
-
-
-@dataclass
-class RunningWorker:
-    url: str
-    process: subprocess.Popen
-    log: Path
-
-    def client(self) -> GpuProxyClient:
-        return GpuProxyClient(Endpoint(self.url, "test"), max_request_bytes=10_000_000)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=20)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextmanager
-def running_worker(folder: Path, concurrency: int = 2, handler: Path = HANDLER):
-    """A worker on a free loopback port, ready (it answered a health check) when yielded."""
-    folder.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
-    log = folder / "worker.log"
-    env = {**os.environ, "HPOPT_PROXY_CONCURRENCY": str(concurrency), "HYPEROPT_OFFLINE": "1",
-           "HPOPT_PROXY_CACHE_DIR": str(folder / "cache"), "PYTHONPATH": str(REPO / "src")}
-    with log.open("w") as out:
-        process = subprocess.Popen([sys.executable, str(handler), "--rp_serve_api", "--rp_api_host", "127.0.0.1",
-                                    "--rp_api_port", str(port)], cwd=folder, env=env, stdout=out,
-                                   stderr=subprocess.STDOUT)
-    worker = RunningWorker(f"http://127.0.0.1:{port}", process, log)
-    try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"the worker exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-            try:
-                response = httpx.post(f"{worker.url}/runsync", json={"input": {"operation": "health_check"}},
-                                      timeout=10)
-                if response.status_code == 200 and (handler != HANDLER or response.json()["output"][0]["type"] == "health"):
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"the worker did not answer within {START_TIMEOUT_S} s:\n{log.read_text()[-3000:]}")
-            time.sleep(0.3)
-        yield worker
-    finally:
-        worker.stop()
 
 
 @pytest.fixture(scope="module")
@@ -280,7 +216,7 @@ def test_worker_stopped_mid_run_without_fallback_stops_the_run(tmp_path):
 
 
 def test_without_fallback_an_unreachable_proxy_stops_the_run(tmp_path):
-    config = _config(tmp_path, f"http://127.0.0.1:{_free_port()}", "run_name=nofallback", "trials=2",
+    config = _config(tmp_path, f"http://127.0.0.1:{free_port()}", "run_name=nofallback", "trials=2",
                      "gpu_proxy_fallback_local=false")
     with pytest.raises(GpuProxyRunStopped) as error:
         run_optimization(config)

@@ -10,6 +10,7 @@ import textwrap
 from typing import Any
 
 from hpopt.config import ALIASES, OptimizationConfig, describe_allowed
+from hpopt.gpu_proxy.credentials import API_KEY_ENV, ENDPOINT_ID_ENV, RunPodCredentials, load_credentials
 
 GROUPS: tuple[str, ...] = ("search", "training", "data", "results", "storage & workers", "GPU proxy", "health")
 WIDTH = 100
@@ -29,6 +30,11 @@ HYPEROPT_USE_GPU_PROXY=true) or as the same HYPEROPT_<KEY>=value line in a .env 
 current directory (read, not exported). Precedence: defaults < .env < environment < command
 line. Booleans: true/false, yes/no, on/off, 1/0. none, null or an empty value unset an
 optional key. Aliases: {aliases}."""
+
+CREDENTIALS = """\
+The GPU proxy reads {key} and {endpoint_id} (used when gpu_proxy_endpoint is none) from, per
+variable, the environment, then ./.env, then gpu-proxy/.env (both in the current directory; read,
+not exported). Values are never shown; where each was found here:"""
 
 EXAMPLES = """\
 python src/optimizer.py dataset=mnist trials=20 max_epochs=10
@@ -72,5 +78,15 @@ def render_help() -> str:
     aliases = ", ".join(f"{alias} = {key}" for alias, key in ALIASES.items())
     rule = " ".join(ENVIRONMENT.format(aliases=aliases).split())
     lines += ["environment and .env:", textwrap.fill(rule, WIDTH, initial_indent="  ", subsequent_indent="  "), ""]
+    lines += ["RunPod credentials:", *_credential_lines(load_credentials()), ""]
     lines += ["examples:", textwrap.indent(EXAMPLES, "  ")]
     return "\n".join(lines)
+
+
+def _credential_lines(credentials: RunPodCredentials) -> list[str]:
+    """The rule, then where each variable was found (never its value)."""
+    rule = " ".join(CREDENTIALS.format(key=API_KEY_ENV, endpoint_id=ENDPOINT_ID_ENV).split())
+    lines = textwrap.wrap(rule, WIDTH, initial_indent="  ", subsequent_indent="  ")
+    for variable, source in credentials.sources().items():
+        lines.append(f"    {variable:<20} {f'found in {source}' if source else 'not set'}")
+    return lines

@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Route
 
 from hpopt import __version__
+from hpopt.api.gpu_proxy_probe import GpuProxyProbe
 from hpopt.api.routers import dashboard, files, jobs, meta, optimize, stream, trials
 from hpopt.api.security import AccessLog, BodySizeLimit, require_api_key
 from hpopt.api.settings import ApiSettings, load_settings
@@ -85,9 +86,13 @@ def create_app(settings: Optional[ApiSettings] = None) -> FastAPI:
         manager = JobManager(settings)
         app.state.manager = manager
         await manager.start()
+        probe = GpuProxyProbe(settings.gpu_proxy_probe_interval_s)
+        app.state.gpu_proxy_probe = probe
+        await probe.start()
         try:
             yield
         finally:
+            await probe.stop()
             await manager.shutdown()
 
     app = FastAPI(title="hpopt API", version=__version__, description=DESCRIPTION, lifespan=lifespan,

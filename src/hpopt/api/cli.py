@@ -27,11 +27,12 @@ def render_help() -> str:
              "in the environment or .env; the command line wins. HYPEROPT_API_KEY (environment only)",
              "requires that key on every route but /health. Job defaults come from the same",
              "HYPEROPT_* variables the CLI reads.", "", "keys:"]
+    width = max(len(name) for name in ApiSettings.model_fields)
     for name, info in ApiSettings.model_fields.items():
         if name == "api_key":
             continue
         default = info.default if not isinstance(info.default, tuple) else ",".join(info.default) or "none"
-        lines.append(f"  {name:<20} default {default!s:<24} {info.description}")
+        lines.append(f"  {name:<{width}} default {default!s:<24} {info.description}")
     return "\n".join(lines)
 
 

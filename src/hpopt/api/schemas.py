@@ -18,10 +18,19 @@ class ErrorOut(BaseModel):
     detail: str = Field(description="what went wrong and what to do about it")
 
 
+CredentialSource = Optional[Literal["environment", ".env", "gpu-proxy/.env"]]
+GpuProxyStatus = Literal["disabled", "not_configured", "unknown", "reachable", "unreachable"]
+
+
 class GpuProxyOut(BaseModel):
     client_installed: bool = Field(description="the GPU proxy client (hpopt.executors.gpu_proxy) is present")
-    credentials_configured: bool = Field(description="RUNPOD_API_KEY is set (its value is never shown)")
-    endpoint: Optional[str] = Field(None, description="HYPEROPT_GPU_PROXY_ENDPOINT, when set")
+    credentials_configured: bool = Field(description="RUNPOD_API_KEY is set in the environment, ./.env or "
+                                         "gpu-proxy/.env (its value is never shown)")
+    api_key_source: CredentialSource = Field(None, description="where RUNPOD_API_KEY was found (the environment "
+                                             "wins over ./.env, which wins over gpu-proxy/.env); null: nowhere")
+    endpoint_id_source: CredentialSource = Field(None, description="where RUNPOD_ENDPOINT_ID was found, in the "
+                                                 "same order; null: nowhere")
+    endpoint: Optional[str] = Field(None, description="HYPEROPT_GPU_PROXY_ENDPOINT (environment or .env), when set")
     enabled_by_default: bool = Field(description="HYPEROPT_USE_GPU_PROXY is true: jobs use it unless told otherwise")
 
 
@@ -38,6 +47,14 @@ class HealthOut(BaseModel):
     max_concurrent_jobs: int
     auth_required: bool
     gpu_proxy: GpuProxyOut
+    gpu_proxy_status: GpuProxyStatus = Field(
+        description="the last background check of the GPU proxy endpoint: disabled (checks off, or no client), "
+        "not_configured (no endpoint), unknown (first check not finished), reachable (it answered HTTP below "
+        "500), unreachable (no connection, no answer within 5 s, or HTTP 5xx)")
+    gpu_proxy_checked_at: Optional[str] = Field(None, description="when the endpoint was last checked (ISO 8601 "
+                                                "UTC); null when it was not")
+    gpu_proxy_detail: Optional[str] = Field(None, description="what to know about gpu_proxy_status (why it is "
+                                            "unreachable, a refused key, RunPod's worker counts)")
 
 
 class DatasetOut(BaseModel):

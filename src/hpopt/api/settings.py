@@ -23,7 +23,7 @@ API_KEY_ENV = "HYPEROPT_API_KEY"
 # key=value names and their environment variables (HYPEROPT_<KEY>)
 SETTING_KEYS = ("host", "port", "results_dir", "max_concurrent_jobs", "stop_grace_s", "max_body_bytes",
                 "cors_origins", "job_nice", "server_log_level", "data_roots", "max_job_trials", "max_job_epochs",
-                "max_job_workers", "max_queued_jobs", "allow_shared_studies")
+                "max_job_workers", "max_queued_jobs", "allow_shared_studies", "gpu_proxy_probe_interval_s")
 
 
 class SettingsError(ValueError):
@@ -66,6 +66,10 @@ class ApiSettings(BaseModel):
                                  "POST /optimize and resume answer 429 with Retry-After")
     allow_shared_studies: bool = Field(False, description="let a job attach to a study another job owns "
                                        "(study_name or run_name naming it); off: 422")
+    gpu_proxy_probe_interval_s: float = Field(
+        15.0, ge=0, le=86400, description="seconds between background checks that the GPU proxy endpoint answers "
+        "(GET <endpoint>/health, 5 s timeout; /health shows the last result as gpu_proxy_status); 0 turns "
+        "the checks off (gpu_proxy_status=disabled)")
 
     @field_validator("cors_origins", "data_roots", mode="before")
     @classmethod

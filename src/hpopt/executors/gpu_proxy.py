@@ -294,7 +294,7 @@ def make_gpu_proxy_executor(config: "OptimizationConfig") -> GpuProxyExecutor:
     client = GpuProxyClient(endpoint, max_request_bytes=int(config.gpu_proxy_max_payload_mb * 1_000_000))
     executor = GpuProxyExecutor(client, data_link(config), **options)
     logger.info("GPU proxy: %s (from %s), %d trial(s) in flight, fallback to local %s", endpoint.base_url,
-                endpoint.source, config.gpu_proxy_concurrency, "on" if config.gpu_proxy_fallback_local else "off")
+                endpoint.describe(), config.gpu_proxy_concurrency, "on" if config.gpu_proxy_fallback_local else "off")
     executor.preflight()
     if config.gpu_proxy_concurrency > 1:
         executor.watch_interrupts()

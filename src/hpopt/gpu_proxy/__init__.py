@@ -12,6 +12,7 @@ record per epoch back. Modules, one concept each:
     pruning      per-epoch pruning thresholds the worker applies to itself
     data_cache   the worker's per-process cache of datasets by sha256
     worker       the worker's handler (async generator; trains in a thread)
+    credentials  RUNPOD_API_KEY / RUNPOD_ENDPOINT_ID from the environment, ./.env or gpu-proxy/.env
     endpoint     where the endpoint is (RunPod id or URL) and how to authenticate
     transport    HTTP with retries and backoff
     jobs         RunPod's /run, /stream and /cancel job protocol
@@ -20,10 +21,22 @@ record per epoch back. Modules, one concept each:
     records      worker records -> EpochRecord / TrialResult / the model with the trained weights
     discovery    finding (or cloning) the worker code
     setup        building the executor from the config
-    status       proxy_status(), for the API's /health
+    reachability whether the endpoint answers HTTP (the API's background /health probe)
+    status       proxy_status(), a full report with a synchronous probe
 """
 
+from typing import Any
+
 from hpopt.gpu_proxy.errors import GpuProxyError, GpuProxyRunStopped, GpuProxyUnavailable, RemoteTrialError
-from hpopt.gpu_proxy.status import proxy_status
 
 __all__ = ["GpuProxyError", "GpuProxyRunStopped", "GpuProxyUnavailable", "RemoteTrialError", "proxy_status"]
+
+
+def __getattr__(name: str) -> Any:
+    """proxy_status on first use: importing a light module of this package (credentials, for --help)
+    then does not load httpx and the protocol models."""
+    if name == "proxy_status":
+        from hpopt.gpu_proxy.status import proxy_status
+
+        return proxy_status
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

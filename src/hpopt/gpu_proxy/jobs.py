@@ -18,6 +18,7 @@ from typing import Any, Iterator
 
 import httpx
 
+from hpopt.gpu_proxy.credentials import API_KEY_ENV, ENDPOINT_ID_ENV, PLACES
 from hpopt.gpu_proxy.errors import FOREIGN_WORKER_HINT, GpuProxyUnavailable, PayloadTooLarge
 from hpopt.gpu_proxy.transport import Stopped, Transport
 
@@ -49,10 +50,10 @@ def check_status(response: httpx.Response, what: str, transport: Transport) -> N
     url = transport.endpoint.base_url
     if code in (401, 403):
         raise GpuProxyUnavailable(f"{what}: the endpoint {url} refused the credentials (HTTP {code}): "
-                                  "check RUNPOD_API_KEY and that the key may use this endpoint")
+                                  f"check {API_KEY_ENV} (in {PLACES}) and that the key may use this endpoint")
     if code == 404:
         raise GpuProxyUnavailable(f"{what}: no GPU proxy at {url} (HTTP 404): check gpu_proxy_endpoint / "
-                                  "RUNPOD_ENDPOINT_ID")
+                                  f"{ENDPOINT_ID_ENV}")
     if code == 413:
         raise PayloadTooLarge(f"{what}: the endpoint refused the request as too large (HTTP 413): use a "
                               "built-in dataset by name, gpu_proxy_sample_percentage, or use_gpu_proxy=false")

@@ -1,4 +1,7 @@
-"""proxy_status(): what the API's /health (and a curious user) needs to know about the GPU proxy.
+"""proxy_status(): everything a curious user (or a script) may want to know about the GPU proxy.
+
+The API's /health does not call it: it shows the last result of a background check
+(hpopt.api.gpu_proxy_probe), so it never waits on the network.
 
 Cheap and side-effect free: it never clones, and its probe uses RunPod's GET /health, which
 does not start a worker (a server without that route, such as the SDK's local API server,

@@ -39,6 +39,33 @@ function route() {
   else openJob(decodeURIComponent(parts[1]), parts[2] === "analyze" ? "analyze" : "watch");
 }
 
+// The GPU proxy badge: /health's gpu_proxy_status (a background check on the server), refreshed every 15 s.
+const PROXY_TEXT = { reachable: "reachable", unreachable: "unreachable", unknown: "checking…",
+  not_configured: "not configured", disabled: "off" };
+const PROXY_REFRESH_MS = 15000;
+
+function showGpuProxy(health) {
+  const badge = $("#gpu-proxy-badge");
+  const status = health.gpu_proxy_status;
+  if (!status) { badge.hidden = true; return; } // an older server
+  badge.hidden = false;
+  badge.className = `badge g-${status}`;
+  badge.textContent = `GPU proxy: ${PROXY_TEXT[status] || status}`;
+  const proxy = health.gpu_proxy || {};
+  const where = (name, source) => `${name}: ${source ? `from ${source}` : "not set"}`;
+  badge.title = [
+    health.gpu_proxy_detail,
+    health.gpu_proxy_checked_at ? `checked ${new Date(health.gpu_proxy_checked_at).toLocaleTimeString()}` : null,
+    proxy.endpoint ? `endpoint ${proxy.endpoint}` : null,
+    where("RUNPOD_API_KEY", proxy.api_key_source), where("RUNPOD_ENDPOINT_ID", proxy.endpoint_id_source),
+  ].filter(Boolean).join("\n");
+}
+
+function watchGpuProxy() {
+  setInterval(() => { api("/health").then(showGpuProxy).catch(() => { /* the next tick tries again */ }); },
+    PROXY_REFRESH_MS);
+}
+
 async function boot() {
   auth.onPrompt(askKey);
   $("#key-button").addEventListener("click", async () => {
@@ -51,10 +78,12 @@ async function boot() {
     auth.required = health.auth_required;
     $("#server-version").textContent = `hpopt ${health.version}`;
     $("#key-button").hidden = !health.auth_required;
+    showGpuProxy(health);
     if (health.auth_required && !auth.key) await auth.prompt("This server needs an API key.");
   } catch (error) {
     $("#global-error").textContent = `server not reachable: ${error.message}`;
   }
+  watchGpuProxy();
   window.addEventListener("hashchange", route);
   route();
 }

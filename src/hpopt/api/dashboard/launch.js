@@ -97,7 +97,7 @@ function buildForm() {
   replace(form, [
     h("div", { class: "form-grid" }, [dataset, mode, objective, ...PRIMARY.slice(3).map(values)]),
     h("fieldset", {}, [h("legend", { text: "GPU proxy (RunPod)" }),
-      h("p", { class: "note", text: `client ${proxy.client_installed ? "installed" : "missing"}; credentials ${proxy.credentials_configured ? "configured" : "not configured (RUNPOD_API_KEY)"}${proxy.endpoint ? `; endpoint ${proxy.endpoint}` : ""}` }),
+      h("p", { class: "note", text: `client ${proxy.client_installed ? "installed" : "missing"}; credentials ${proxy.credentials_configured ? `configured (RUNPOD_API_KEY from ${proxy.api_key_source})` : "not configured (RUNPOD_API_KEY in the environment, .env or gpu-proxy/.env)"}${proxy.endpoint ? `; endpoint ${proxy.endpoint}` : ""}` }),
       h("div", { class: "form-grid" }, GPU.map(values))]),
     h("details", {}, [h("summary", { text: "More settings" }),
       h("div", { class: "form-grid" }, ADVANCED.filter((name) => name in meta.schema).map(values))]), // keys this server knows

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
-from typing import get_args
+from typing import Optional, get_args
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 
 from hpopt import __version__
 from hpopt.api.deps import ManagerDep, SettingsDep, errors
+from hpopt.api.gpu_proxy_probe import GpuProxyProbe, ProbeState, client_installed, configured_endpoint_setting
 from hpopt.api.schemas import DatasetOut, GpuProxyOut, HealthOut, ModeOut, ObjectiveOut
 from hpopt.api.security import require_api_key
 from hpopt.config import HEALTH_ONLY_OBJECTIVES, OBJECTIVES_BY_MODE, OptimizationConfig
+from hpopt.gpu_proxy.credentials import load_credentials
 from hpopt.masking import mask_text
 
 health_router = APIRouter(tags=["server"])
@@ -28,23 +29,25 @@ MODE_TEXT = {
 
 def _gpu_proxy_status() -> GpuProxyOut:
     """Configuration only, never a network call: /health must answer instantly."""
-    import hpopt
-
-    # A file check, not find_spec: importing hpopt.executors would load TensorFlow here.
-    installed = (Path(hpopt.__file__).parent / "executors" / "gpu_proxy.py").is_file()
+    credentials = load_credentials()
     return GpuProxyOut(
-        client_installed=installed,
-        credentials_configured=bool(os.environ.get("RUNPOD_API_KEY")),
+        client_installed=client_installed(),
+        credentials_configured=credentials.api_key is not None,
+        api_key_source=credentials.api_key_source,
+        endpoint_id_source=credentials.endpoint_id_source,
         # /health needs no key: a password in the operator's endpoint URL is masked
-        endpoint=mask_text(os.environ.get("HYPEROPT_GPU_PROXY_ENDPOINT") or "") or None,
+        endpoint=mask_text(configured_endpoint_setting() or "") or None,
         enabled_by_default=os.environ.get("HYPEROPT_USE_GPU_PROXY", "").strip().lower() in _TRUE,
     )
 
 
 @health_router.get("/health", response_model=HealthOut, summary="Server status (no API key needed)")
-async def health(manager: ManagerDep,
-                 settings: SettingsDep) -> HealthOut:
+async def health(request: Request, manager: ManagerDep, settings: SettingsDep) -> HealthOut:
+    """Jobs, whether a key is needed, and the GPU proxy: its configuration and the last background check
+    of its endpoint (gpu_proxy_status; never checked during the request, so this answers at once)."""
     records = manager.store.all()
+    probe: Optional[GpuProxyProbe] = getattr(request.app.state, "gpu_proxy_probe", None)
+    state = probe.state if probe is not None else ProbeState("unknown")
     return HealthOut(
         version=__version__,
         jobs={"running": sum(r.status == "running" for r in records),
@@ -52,6 +55,9 @@ async def health(manager: ManagerDep,
         max_concurrent_jobs=settings.max_concurrent_jobs,
         auth_required=settings.api_key is not None,
         gpu_proxy=_gpu_proxy_status(),
+        gpu_proxy_status=state.status,
+        gpu_proxy_checked_at=state.checked_at,
+        gpu_proxy_detail=state.detail,
     )
 
 
