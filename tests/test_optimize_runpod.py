@@ -1,6 +1,7 @@
-"""optimize_runpod.py, the terminal client: a job end to end against a live server (with
-an API key), results unpacked safely, the exit codes for every way it can go wrong, and the
-commands of the original system's guide (a URL without a scheme, --interactive, --debug)."""
+"""optimize_runpod.py, the terminal client (hpopt.remote_client): a job end to end against a
+live server (with an API key), results unpacked safely, the exit codes for every way it can go
+wrong, the commands of the original system's guide (a URL without a scheme, --interactive,
+--debug), and that the client stays light (no TensorFlow, Keras or Optuna)."""
 
 from __future__ import annotations
 
@@ -18,11 +19,20 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from api_helpers import REPO, TINY, ApiServer, clean_env, wait_status
 
+from hpopt.remote_client.cli import main
+from hpopt.remote_client.download import safe_extract
+from hpopt.remote_client.follow import follow
+from hpopt.remote_client.progress import Progress
+from hpopt.remote_client.prompts import ask_settings
+from hpopt.remote_client.server_api import Api
+from hpopt.remote_client.urls import normalize_url
+
 CLIENT = REPO / "optimize_runpod.py"
 KEY = "runpod-client-key-51c"
 
 
-def load_client():
+def load_entry_point():
+    """optimize_runpod.py loaded from its file, as a user's script would import it."""
     spec = importlib.util.spec_from_file_location("optimize_runpod", CLIENT)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -74,26 +84,24 @@ def test_lists_jobs_and_monitors_a_finished_one(server, finished_run, tmp_path):
 
 
 def test_polls_when_the_websocket_is_unavailable(server, finished_run, monkeypatch, capsys):
-    client = load_client()
     import websockets.sync.client as ws_client
 
     def refuse(*args, **kwargs):
         raise OSError("blocked by a proxy")
 
     monkeypatch.setattr(ws_client, "connect", refuse)
-    api = client.Api(server.url, KEY)
+    api = Api(server.url, KEY)
     job_id = api.json("GET", "/jobs", params={"limit": 100})["jobs"][-1]["job_id"]
-    progress = client.Progress()
-    job = client.follow(api, job_id, progress, poll_s=0.1)
+    progress = Progress()
+    job = follow(api, job_id, progress, poll_s=0.1)
     progress.close()
     assert job["status"] == "completed" and "polling" in capsys.readouterr().err
 
 
 def test_ask_asks_with_the_servers_choices(server, monkeypatch, capsys):
-    client = load_client()
     answers = iter(["", "pareto", "overall_health", "val_accuracy", "8", "3", ""])
     monkeypatch.setattr("builtins.input", lambda prompt: next(answers))
-    settings = client.ask_settings(client.Api(server.url, KEY))
+    settings = ask_settings(Api(server.url, KEY))
     assert settings == {"dataset": "digits", "mode": "pareto", "optimize_for": "val_accuracy", "trials": "8",
                         "max_epochs_per_trial": "3", "min_epochs_per_trial": "3"}
     shown = capsys.readouterr().out
@@ -127,7 +135,6 @@ def test_exit_codes(server, tmp_path):
 
 
 def test_unpacking_refuses_zip_slip(tmp_path):
-    client = load_client()
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("run/summary.json", "{}")
@@ -141,7 +148,7 @@ def test_unpacking_refuses_zip_slip(tmp_path):
         archive.writestr(link, "/etc/passwd")
     dest = tmp_path / "out" / "run"
     with zipfile.ZipFile(buffer) as archive:
-        written = client.safe_extract(archive, dest, prefix="run")
+        written = safe_extract(archive, dest, prefix="run")
     assert sorted(p.relative_to(dest).as_posix() for p in written) == ["plots/a.png", "summary.json"]
     assert not list(tmp_path.rglob("evil.txt")) and not (dest / "link").exists()
 
@@ -160,13 +167,15 @@ def test_unpacking_refuses_zip_slip(tmp_path):
     ("http://abc123-8000.proxy.runpod.net", "http://abc123-8000.proxy.runpod.net"),
 ])
 def test_a_url_without_a_scheme_gets_one(given, expected):
-    url, added = load_client().normalize_url(given)
+    url, added = normalize_url(given)
     assert url == expected and added == ("://" not in given)
 
 
 def test_a_url_without_a_scheme_reaches_a_local_server(server, finished_run, capsys):
     bare = server.url.split("://", 1)[1]  # 127.0.0.1:PORT, as RunPod shows URLs
-    assert load_client().main(["--url", bare, "--api-key", KEY, "--jobs"]) == 0
+    entry_point = load_entry_point()
+    assert entry_point.main is main
+    assert entry_point.main(["--url", bare, "--api-key", KEY, "--jobs"]) == 0
     out, err = capsys.readouterr()
     assert "remote_run" in out and f"using {server.url} " in err
 
@@ -208,7 +217,7 @@ def test_a_wrong_url_gives_one_line_and_status_1(tmp_path, not_hpopt_server):
 
 
 def test_debug_logs_requests_but_never_the_key(server, finished_run, capsys):
-    assert load_client().main(["--url", server.url, "--api-key", KEY, "--debug", "--jobs"]) == 0
+    assert main(["--url", server.url, "--api-key", KEY, "--debug", "--jobs"]) == 0
     out, err = capsys.readouterr()
     assert f"-> GET {server.url}/health" in err and f"<- 200 GET {server.url}/jobs?" in err and " ms" in err
     assert "X-API-Key: ***" in err or "x-api-key: ***" in err
@@ -216,7 +225,7 @@ def test_debug_logs_requests_but_never_the_key(server, finished_run, capsys):
 
 
 def test_interactive_with_settings_starts_the_job_and_follows_it(server, tmp_path, capsys):
-    code = load_client().main(["--url", server.url, "--api-key", KEY, "--debug", "--interactive", "dataset=digits",
+    code = main(["--url", server.url, "--api-key", KEY, "--debug", "--interactive", "dataset=digits",
                                "trials=2", "max_epochs=2", "min_epochs_per_trial=1", "plot_generation=none",
                                "run_name=interactive_run", "--output-dir", str(tmp_path)])
     out, err = capsys.readouterr()
@@ -230,18 +239,36 @@ def test_interactive_with_settings_starts_the_job_and_follows_it(server, tmp_pat
 
 
 def test_interactive_without_settings_attaches_to_the_running_job(server, tmp_path, capsys):
-    client = load_client()
     with server.client(**{"X-API-Key": KEY}) as http:
         job = http.post("/optimize", json={**TINY, "trials": 3, "run_name": "attach_run"}).json()
         wait_status(http, job["job_id"], ("running",), timeout=120)
-        code = client.main(["--url", server.url, "--api-key", KEY, "--interactive", "--no-download"])
+        code = main(["--url", server.url, "--api-key", KEY, "--interactive", "--no-download"])
         out, err = capsys.readouterr()
         assert code == 0, err
         assert f"following job {job['job_id']} (running): run attach_run" in err
         assert [line.split()[1] for line in err.splitlines() if line.startswith("trial ")] == ["0", "1", "2"], err
         assert wait_status(http, job["job_id"], ("completed",), timeout=30)
-    again = client.main(["--url", server.url, "--api-key", KEY, "--interactive", job["job_id"], "--no-download"])
+    again = main(["--url", server.url, "--api-key", KEY, "--interactive", job["job_id"], "--no-download"])
     assert again == 0 and "trial   2" in capsys.readouterr().err
-    nothing = client.main(["--url", server.url, "--api-key", KEY, "--interactive"])
+    nothing = main(["--url", server.url, "--api-key", KEY, "--interactive"])
     err = capsys.readouterr().err
     assert nothing == 2 and "no job is running" in err and "--jobs" in err and len(err.strip().splitlines()) == 1
+
+
+def test_the_client_stays_light(tmp_path):
+    """--help from a plain checkout (hpopt not on sys.path) imports no TensorFlow, Keras or Optuna."""
+    code = ("import runpy, sys\n"
+            "sys.argv = ['optimize_runpod.py', '--help']\n"
+            "try:\n"
+            "    runpy.run_path(%r, run_name='__main__')\n"
+            "except SystemExit as exc:\n"
+            "    assert exc.code == 0, exc.code\n"
+            "heavy = {'tensorflow', 'keras', 'optuna'} & set(sys.modules)\n"
+            "assert not heavy, heavy\n"
+            "print('light', sys.modules['hpopt'].__file__)\n") % str(CLIENT)
+    env = {k: v for k, v in clean_env().items() if k != "PYTHONPATH"}
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "usage: optimize_runpod.py" in result.stdout
+    assert result.stdout.strip().splitlines()[-1] == f"light {REPO / 'src' / 'hpopt' / '__init__.py'}"

@@ -1,0 +1,57 @@
+"""The job commands: start one from key=value settings, list them, pick the one to follow.
+
+What the client asks the server to do with jobs, apart from watching them (follow) and
+fetching their results (download).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hpopt.remote_client.errors import EXIT_OK, EXIT_USAGE, ClientError
+from hpopt.remote_client.server_api import Api, error_detail, json_body
+
+
+def parse_settings(pairs: list[str]) -> dict[str, str]:
+    settings: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ClientError(f"expected key=value, got {pair!r} (e.g. dataset=cifar10 trials=15)", EXIT_USAGE)
+        settings[key.strip()] = value
+    return settings
+
+
+def submit(api: Api, settings: dict[str, Any]) -> dict[str, Any]:
+    response = api.call("POST", "/optimize", json=settings)
+    if response.status_code == 422:
+        raise ClientError(f"invalid settings: {error_detail(response)}", EXIT_USAGE)
+    if response.status_code >= 400:
+        raise ClientError(f"the server refused the job ({response.status_code}): {error_detail(response)}",
+                          EXIT_USAGE)
+    return json_body(response, api.url)
+
+
+def list_jobs(api: Api) -> int:
+    jobs = api.json("GET", "/jobs", params={"limit": 100})["jobs"]
+    if not jobs:
+        print("no jobs")
+    for job in jobs:
+        progress = job["progress"]
+        print(f"{job['job_id']}  {job['status']:<11} {progress['trials_finished']:>3}/{progress['trials_total']:<3} "
+              f"best={progress['best_value'] if progress['best_value'] is not None else '–'}  "
+              f"{job['dataset']:<14} {job['run_name']}  {job['created_at']}")
+    return EXIT_OK
+
+
+def job_to_follow(api: Api) -> dict[str, Any]:
+    """--interactive without settings: the most recently started running job, else the next pending one."""
+    running = api.json("GET", "/jobs", params={"status": "running", "limit": 1})["jobs"]
+    if running:
+        return running[0]
+    pending = api.json("GET", "/jobs", params={"status": "pending", "limit": 500})["jobs"]
+    if pending:
+        return min(pending, key=lambda job: job.get("queue_position") or 1_000_000)
+    raise ClientError(f"no job is running or pending on {api.url}: start one with key=value settings "
+                      "(e.g. dataset=cifar10 trials=15), or list earlier ones with --jobs and follow one with "
+                      "--interactive JOB_ID", EXIT_USAGE)
