@@ -139,6 +139,8 @@ class Progress:
                 self.finished.add(row.get("number"))
                 self._tqdm.write(trial_line(row), file=sys.stderr)
                 self.bar.update(1)
+        elif kind == "warning":
+            self._tqdm.write(f"warning: {event.get('message')}", file=sys.stderr)
         elif kind == "job_status":
             self.bar.set_description(f"[{event.get('status')}]")
 
