@@ -118,7 +118,9 @@ def test_files_and_zip_are_the_run_folder(server, client, completed_job):
     assert job["run_name"] in response.headers["content-disposition"]
     archive = zipfile.ZipFile(io.BytesIO(response.content))
     assert archive.testzip() is None
-    assert set(archive.namelist()) == {f"{job['run_name']}/{p}" for p in paths}
+    assert set(archive.namelist()) == {f"{job['run_name']}/{p}" for p in paths | {"job.log"}}  # + the job's log
+    job_log = server.results_dir / ".hpopt_jobs" / job["job_id"] / "job.log"
+    assert archive.read(f"{job['run_name']}/job.log") == job_log.read_bytes() != b""
     for name in ("summary.json", "best_model.keras"):
         assert archive.read(f"{job['run_name']}/{name}") == (run_dir / name).read_bytes()
     assert sorted(p for p in server.results_dir.rglob("*")) == before, "the download left files behind"

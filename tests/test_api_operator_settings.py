@@ -1,17 +1,22 @@
 """Operator settings on a live server: a request cannot choose where the server's secrets go
 (storage, GPU proxy endpoint, repository and ref, results folder), and a storage
-password configured by the operator never shows in an answer, a file or a log.
+password configured by the operator never shows in an answer, a file or a log (nor in a
+job's warnings, which reach its WebSocket, summary.json and the ZIP with its job.log).
 """
 
 from __future__ import annotations
 
 import http.server
+import io
+import json
 import os
 import threading
 import time
+import zipfile
 
 import pytest
 from api_helpers import TINY, ApiServer, clean_env, wait_status
+from websockets.sync.client import connect
 
 KEY = "test-key-operator-41d2"
 RUNPOD_KEY = "rp-secret-key-9b7c"
@@ -114,3 +119,43 @@ def test_operator_storage_password_never_shown(tmp_path, postgres_url):
     assert any(p.name == "job.log" for p in written)
     leaks = [str(p) for p in written if PASSWORD.encode() in p.read_bytes()]
     assert leaks == []
+
+
+def test_a_jobs_warnings_reach_its_stream_summary_and_zip_masked(tmp_path):
+    """The operator's GPU proxy is down: the job trains locally, and says so (masked) live, in
+    summary.json and report.md; the ZIP carries the job's log."""
+    server = ApiServer(tmp_path, tmp_path / "results", "max_concurrent_jobs=1",
+                       env=clean_env(HYPEROPT_API_KEY=KEY, HYPEROPT_GPU_PROXY_ENDPOINT=f"http://op:{PASSWORD}@127.0.0.1:1"))
+    server.start()
+    events: list[dict] = []
+    try:
+        with server.client(**{"X-API-Key": KEY}) as client:
+            body = {**TINY, "trials": 1, "max_epochs_per_trial": 1, "run_name": "warned", "use_gpu_proxy": True}
+            submitted = client.post("/optimize", json=body)
+            assert submitted.status_code == 201, submitted.text
+            job_id = submitted.json()["job_id"]
+            url = server.url.replace("http://", "ws://") + f"/jobs/{job_id}/stream"
+            with connect(url, open_timeout=30, additional_headers={"X-API-Key": KEY}) as socket:
+                while not events or events[-1]["type"] != "job_finished":
+                    events.append(json.loads(socket.recv(timeout=300)))
+            assert wait_status(client, job_id, TERMINAL)["status"] == "completed", events[-1]
+            summary = client.get(f"/jobs/{job_id}/files/summary.json").json()
+            report = client.get(f"/jobs/{job_id}/files/report.md").text
+            archive = zipfile.ZipFile(io.BytesIO(client.get(f"/jobs/{job_id}/download").content))
+            with connect(url, open_timeout=30, additional_headers={"X-API-Key": KEY}) as socket:
+                late_state = json.loads(socket.recv(timeout=30))
+    finally:
+        server.stop()
+    live = [e for e in events if e["type"] == "warning" and "training locally" in e["message"]]
+    assert len(live) == 1, [e["type"] for e in events]
+    assert live[0]["job_id"] == job_id and live[0]["logger"] == "hpopt.executors.gpu_proxy"
+    assert "op:***@127.0.0.1:1" in live[0]["message"]
+    assert [w["message"] for w in late_state["warnings"] if "training locally" in w["message"]] == [live[0]["message"]]
+    assert [w["message"] for w in summary["warnings"] if "training locally" in w["message"]] == [live[0]["message"]]
+    assert list(summary["execution"]["places"]) == ["local"] and summary["execution"]["speedup"] is None
+    assert "## Warnings" in report and "## Where trials ran" in report
+    assert "warned/job.log" in archive.namelist()
+    log = archive.read("warned/job.log").decode()
+    assert "training locally" in log and "op:***@127.0.0.1:1" in log
+    assert all(PASSWORD.encode() not in archive.read(name) for name in archive.namelist())
+    assert PASSWORD not in json.dumps(events) + json.dumps(late_state) + report

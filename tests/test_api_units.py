@@ -149,6 +149,11 @@ def test_file_paths_and_zip(tmp_path):
     assert [f["path"] for f in list_files(root)] == ["a.json", "plots/p.png"]
     archive = zipfile.ZipFile(io.BytesIO(b"".join(zip_stream(root, "run"))))
     assert archive.namelist() == ["run/a.json", "run/plots/p.png"] and archive.read("run/plots/p.png") == b"png"
+    (tmp_path / "job.log").write_text("log")  # beside the run folder: added under the name given, if present
+    extra = {"job.log": tmp_path / "job.log", "a.json": tmp_path / "job.log", "gone.log": tmp_path / "gone.log"}
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(zip_stream(root, "run", extra))))
+    assert archive.namelist() == ["run/a.json", "run/plots/p.png", "run/job.log"]
+    assert archive.read("run/job.log") == b"log" and archive.read("run/a.json") == b"{}"
 
 
 def _manager(tmp_path, **settings):

@@ -182,3 +182,14 @@ def test_live_state_keeps_each_trials_architecture(tmp_path):
     assert detail["running"] is True and detail["trial"]["state"] == "running"
     assert detail["trial"]["history"] == [EPOCH] and detail["architecture"] == LAYERS
     assert trial_detail(record, [], current, None, Path(tmp_path), 5) is None
+
+
+def test_live_state_keeps_the_jobs_warnings_capped(tmp_path):
+    from hpopt.jobs.live_state import FORWARDED, MAX_WARNINGS
+
+    live = JobLive(tmp_path / "events.jsonl")
+    for n in range(MAX_WARNINGS + 3):
+        live.apply({"type": "warning", "time": "t", "level": "WARNING", "logger": "hpopt.x", "message": f"m{n}"})
+    live.apply({"type": "job_started", "attempt": 2})  # a resumed job keeps its earlier attempts' warnings
+    assert "warning" in FORWARDED and len(live.warnings) == MAX_WARNINGS and live.warnings_dropped == 3
+    assert live.warnings[0] == {"time": "t", "level": "WARNING", "logger": "hpopt.x", "message": "m0"}

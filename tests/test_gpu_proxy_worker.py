@@ -196,11 +196,29 @@ def test_worker_stopped_mid_run_falls_back_with_one_warning(tmp_path, caplog):
     with running_worker(tmp_path / "doomed") as doomed:
         config = _config(tmp_path, doomed.url, "run_name=fallback", "trials=3", "pruner=none")
         caplog.set_level(logging.WARNING)
-        trials = _summary(run_optimization(config, _KillOnSecondTrial(doomed)))["trials"]
+        run_dir = run_optimization(config, _KillOnSecondTrial(doomed))
+    summary = _summary(run_dir)
+    trials = summary["trials"]
     assert [t["execution"] for t in trials] == ["gpu_proxy", "local", "local"]
     assert all(t["state"] == "complete" for t in trials)
     warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING and "GPU proxy" in r.getMessage()]
     assert len(warnings) == 1 and "training locally" in warnings[0], warnings
+    # the user sees it without the log: summary.json's warnings, report.md
+    listed = [w for w in summary["warnings"] if "GPU proxy" in w["message"]]
+    assert [w["message"] for w in listed] == warnings and listed[0]["logger"] == "hpopt.executors.gpu_proxy"
+    assert summary["warnings_dropped"] == 0 and listed[0]["time"].endswith("Z")
+    # and where the trials trained, and how fast, per place
+    execution = summary["execution"]
+    for place, count in (("gpu_proxy", 1), ("local", 2)):
+        stats, mine = execution["places"][place], [t for t in trials if t["execution"] == place]
+        assert stats["trials"] == count and stats["epochs"] == sum(t["epochs_run"] for t in mine)
+        assert stats["train_seconds"] == pytest.approx(sum(t["train_seconds"] for t in mine), abs=1e-3)
+        assert stats["seconds_per_epoch"] == pytest.approx(stats["train_seconds"] / stats["epochs"], rel=1e-3)
+    speedup = execution["speedup"]
+    assert speedup["per_epoch"] > 0 and speedup["per_sample"] > 0, execution
+    report = (run_dir / "report.md").read_text()
+    assert "## Where trials ran" in report and "| GPU proxy | 1 |" in report and "training locally" in report
+    print("execution:", json.dumps(execution))
 
 
 def test_worker_stopped_mid_run_without_fallback_stops_the_run(tmp_path):

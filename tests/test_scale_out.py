@@ -36,9 +36,14 @@ def _finish(process: subprocess.Popen, timeout: float = 420) -> str:
 
 
 def test_two_workers_share_one_study_of_the_capped_size(tmp_path):
-    _finish(_optimizer(tmp_path, "trials=6", "workers=2", "run_name=pool"))
+    # No GPU proxy endpoint is configured: each worker trains locally and warns once; the
+    # workers' warnings reach the run's summary.json through the pool.
+    _finish(_optimizer(tmp_path, "trials=6", "workers=2", "run_name=pool", "use_gpu_proxy=true"))
     summary = json.loads((tmp_path / "optimization_results" / "pool" / "summary.json").read_text())
     assert summary["n_trials"] == 6
+    fallbacks = [w for w in summary["warnings"] if "training locally" in w["message"]]
+    assert sorted(w.get("process") for w in fallbacks) == ["hpopt-worker-0", "hpopt-worker-1"], summary["warnings"]
+    assert list(summary["execution"]["places"]) == ["local"] and summary["execution"]["places"]["local"]["trials"] == 6
     assert sorted(t["number"] for t in summary["trials"]) == list(range(6))
     workers = {t["worker"] for t in summary["trials"]}
     assert len(workers) == 2, workers

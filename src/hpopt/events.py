@@ -33,5 +33,10 @@ class RunListener:
     def on_trial_finished(self, row: dict[str, Any]) -> None:
         """A trial ended (complete, pruned or failed); row is its summary.json entry."""
 
+    def on_warning(self, warning: dict[str, Any]) -> None:
+        """Something went wrong without stopping the run (a GPU proxy fallback, skipped plots):
+        warning has time, level, logger and message (masked), as summary.json's ``warnings``.
+        It may come from any thread; it must not log a warning itself."""
+
     def on_run_finished(self, summary: dict[str, Any]) -> None:
         """The run folder is written; summary is summary.json's content."""

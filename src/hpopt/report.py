@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,47 @@ def _timing_lines(summary: dict[str, Any]) -> list[str]:
     return [text + ".", ""]
 
 
+PLACE_NAMES = {"local": "local", "gpu_proxy": "GPU proxy"}
+REPORTED_WARNINGS = 20
+
+
+def _execution_lines(summary: dict[str, Any]) -> list[str]:
+    """Where the trials trained and how fast (summary.json's ``execution``)."""
+    places = (summary.get("execution") or {}).get("places") or {}
+    if not places:
+        return []
+    lines = ["## Where trials ran", "", "| where | trials | training s | epochs | s / epoch | µs / sample |",
+             "|---|---|---|---|---|---|"]
+    for place, row in places.items():
+        per_sample = row.get("seconds_per_sample")
+        lines.append(f"| {PLACE_NAMES.get(place, place)} | {row['trials']} | {row['train_seconds']:.1f} | "
+                     f"{row['epochs']} | {_fmt(row.get('seconds_per_epoch'), 3)} | "
+                     f"{_fmt(None if per_sample is None else per_sample * 1e6, 1)} |")
+    lines.append("")
+    speedup = summary["execution"].get("speedup")
+    if speedup:
+        lines += [f"The GPU proxy trained {speedup['per_epoch']:.2f}x as fast as this machine per epoch, "
+                  f"{speedup['per_sample']:.2f}x per training sample (means over different trials; training "
+                  "time only, not uploads or queueing).", ""]
+    return lines
+
+
+def _warning_lines(summary: dict[str, Any]) -> list[str]:
+    """The run's warnings, the first few in full (summary.json lists them all)."""
+    warnings = summary.get("warnings") or []
+    dropped = summary.get("warnings_dropped") or 0
+    if not warnings:
+        return []
+    lines = ["## Warnings", ""]
+    lines += [f"- {w.get('time', '')} `{w.get('logger', '')}`: "  # one line each; <...> shown, not read as HTML
+              + html.escape(" ".join(str(w.get("message", "")).split()), quote=False)
+              for w in warnings[:REPORTED_WARNINGS]]
+    more = max(0, len(warnings) - REPORTED_WARNINGS) + dropped
+    if more > 0:
+        lines.append(f"- ... and {more} more (summary.json lists the first {len(warnings)}; the log has all)")
+    return lines + [""]
+
+
 def write_report(run_dir: Path, summary: dict[str, Any], plots: dict[str, Any]) -> Path:
     lines = [f"# Optimization report: {summary['run_name']}", ""]
     lines += [
@@ -73,6 +115,7 @@ def write_report(run_dir: Path, summary: dict[str, Any], plots: dict[str, Any]) 
         f"in {summary['wall_s']:.0f} s.",
         "",
         *_timing_lines(summary),
+        *_warning_lines(summary),
         "## Best result",
         "",
     ]
@@ -107,6 +150,7 @@ def write_report(run_dir: Path, summary: dict[str, Any], plots: dict[str, Any]) 
             f"{_fmt((t.get('health') or {}).get('overall_health'), 3)} | {t['epochs_run']} | "
             f"{_fmt(t['duration_s'], 1)} | {t['execution']} |")
     lines.append("")
+    lines += _execution_lines(summary)
     if plots.get("study"):
         lines += ["## Study plots", ""]
         for name, path in plots["study"].items():

@@ -6,6 +6,7 @@ wires datasets, the study, an executor and the results writer together.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -18,6 +19,7 @@ import optuna  # noqa: E402
 
 from hpopt.best_so_far import BestSoFar, read_best_so_far  # noqa: E402
 from hpopt.events import RunListener  # noqa: E402
+from hpopt.execution_stats import execution_section, training_samples_by_place  # noqa: E402
 from hpopt.layout import RunLayout, study_name  # noqa: E402
 from hpopt.results import (  # noqa: E402
     best_trials,
@@ -29,6 +31,7 @@ from hpopt.results import (  # noqa: E402
     write_summary,
 )
 from hpopt.run_clock import RunClock  # noqa: E402
+from hpopt.run_warnings import WarningCollector, collect_warnings  # noqa: E402
 from hpopt.search_space import WARM_START_ATTR, baseline_params  # noqa: E402
 from hpopt.study import counted_trials, fail_dead_trials, gave_way, open_or_create_study, retried_numbers  # noqa: E402
 from hpopt.trial_loop import (  # noqa: E402  (re-exported: benchmarks and tests use them from here)
@@ -92,10 +95,24 @@ def run_optimization(config: "OptimizationConfig", listener: Optional[RunListene
     ``launched_at`` (unix time; default: now) is where ``timeout_hours`` counts from: the CLI
     and the API's job processes pass their process's launch, so start-up is inside the budget.
     Raises KeyboardInterrupt after writing the results of finished trials when the user
-    presses Ctrl-C, and NoCompleteTrialsError when no trial completed.
+    presses Ctrl-C, and NoCompleteTrialsError when no trial completed. The run's warnings
+    (hpopt.run_warnings) go to the listener as they happen and into summary.json.
     """
     clock = RunClock.start(config.timeout_hours, launched_at)
     listener = listener or RunListener()
+    with collect_warnings(getattr(listener, "on_warning", None)) as warnings:
+        return _run(config, listener, clock, warnings)
+
+
+def _previous_warnings(run_dir: Path) -> tuple[Any, Any]:
+    try:
+        summary = json.loads(RunLayout(run_dir).summary.read_text())
+        return summary.get("warnings"), summary.get("warnings_dropped", 0)
+    except (OSError, ValueError, AttributeError):
+        return None, 0
+
+
+def _run(config: "OptimizationConfig", listener: RunListener, clock: RunClock, warnings: WarningCollector) -> Path:
     route_optuna_logs()
     warn_if_pruner_idle(config)
     run_name = config.resolved_run_name()
@@ -104,6 +121,8 @@ def run_optimization(config: "OptimizationConfig", listener: Optional[RunListene
     dataset = load_run_data(config)
     shape = data_shape(dataset)
     study, created = open_or_create_study(config, study_name(config.study_name, run_name))
+    if not created:  # resumed: the earlier sessions' warnings stay in the list
+        warnings.seed(*_previous_warnings(run_dir))
     # A trial left RUNNING by a process that was killed (kill -9, OOM, power cut) is failed now,
     # before anything counts trials: it must not count towards the cap nor read as running.
     fail_dead_trials(study)
@@ -126,7 +145,8 @@ def run_optimization(config: "OptimizationConfig", listener: Optional[RunListene
     interrupted = False
     try:
         if remaining and config.workers > 1:
-            run_worker_pool(config.model_copy(update={"run_name": run_name}), study, run_dir, listener, clock)
+            run_worker_pool(config.model_copy(update={"run_name": run_name}), study, run_dir, listener, clock,
+                            warnings)
         elif remaining:
             optimize_in_process(config, study, dataset, shape, run_dir, listener, clock)
     except KeyboardInterrupt:
@@ -134,7 +154,7 @@ def run_optimization(config: "OptimizationConfig", listener: Optional[RunListene
         logger.warning("interrupted: writing the results of the finished trials")
     search_ended_at = time.time()
     summary = finalize_run(config, study, dataset, run_dir, time.perf_counter() - started, interrupted,
-                           clock=clock, search_ended_at=search_ended_at)
+                           clock=clock, search_ended_at=search_ended_at, warnings=warnings)
     listener.on_run_finished(summary)
     if interrupted:
         raise KeyboardInterrupt
@@ -150,11 +170,14 @@ def run_optimization(config: "OptimizationConfig", listener: Optional[RunListene
 
 def finalize_run(config: "OptimizationConfig", study: optuna.Study, dataset: Any, run_dir: Path,
                  wall_s: float, interrupted: bool, clock: Optional[RunClock] = None,
-                 search_ended_at: Optional[float] = None) -> dict[str, Any]:
+                 search_ended_at: Optional[float] = None,
+                 warnings: Optional[WarningCollector] = None) -> dict[str, Any]:
     """Write summary.json, trials.csv, the best model and its test accuracy, plots and report.
 
     The model, test evaluation and summary come first, inside the time the deadline reserved;
-    summary.json's ``wall_time`` is written again after the plots, so it shows both parts."""
+    summary.json's ``wall_time`` is written again after the plots, so it shows both parts (and
+    the warnings logged meanwhile: skipped plots, a missed deadline)."""
+    warnings = WarningCollector() if warnings is None else warnings
     clock = clock or RunClock.start(None, time.time() - wall_s)
     search_ended_at = time.time() if search_ended_at is None else search_ended_at
     from hpopt.evaluation import evaluate_on_test
@@ -185,20 +208,24 @@ def finalize_run(config: "OptimizationConfig", study: optuna.Study, dataset: Any
         run_name=run_dir.name, config=config, study=study, rows=rows, wall_s=wall_s, best=best,
         test_metrics=test_metrics, dataset_summary=dataset.summary(), interrupted=interrupted,
     )
+    summary["execution"] = execution_section(
+        rows, training_samples_by_place(config, len(dataset.y_train), dataset.y_train), config.min_steps_per_epoch)
     timeline = read_best_so_far(run_dir)
     summary["best_over_time"] = timeline.get("points", [])
     summary["wall_time"] = _wall_time(clock, search_ended_at, timeline)
+    summary.update(warnings.section())
     write_summary(run_dir, summary)
     plots_deadline = None if clock.timeout_s is None else clock.launched_at + clock.timeout_s - PLOTS_MARGIN_S
     plots = write_plots(run_dir, study, summary, config.plot_generation, evaluation, dataset, plots_deadline)
     summary["wall_time"] = dict(_wall_time(clock, search_ended_at, timeline),
                                 plots_skipped_for_timeout=plots["skipped_trials"])
-    write_summary(run_dir, summary)
-    write_report(run_dir, summary, plots)
     if summary["wall_time"]["deadline_met"] is False:
         logger.warning("the run took %.1f s, past its timeout of %.0f s (search %.1f s, finishing %.1f s)",
                        summary["wall_time"]["total_s"], clock.timeout_s, summary["wall_time"]["search_s"],
                        summary["wall_time"]["finalize_s"])
+    summary.update(warnings.section())
+    write_summary(run_dir, summary)
+    write_report(run_dir, summary, plots)
     return summary
 
 

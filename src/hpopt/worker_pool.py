@@ -4,7 +4,8 @@ Scale-out rides on Optuna's own distributed engine: every worker opens the same 
 the same storage and runs trials until the study holds ``trials`` trials. This module
 only starts the processes (each with its own GPU and a fair share of CPU threads),
 restarts one that dies while work remains, re-runs a trial whose worker was lost, and
-reports finished trials to the run's listener by watching the storage.
+reports finished trials to the run's listener by watching the storage. Workers send their
+warnings back on a queue, so the run's warnings (hpopt.run_warnings) include theirs.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import queue
 import shutil
 import signal
 import subprocess
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
     from hpopt.config import OptimizationConfig
     from hpopt.events import RunListener
     from hpopt.run_clock import RunClock
+    from hpopt.run_warnings import WarningCollector
 
 logger = logging.getLogger(__name__)
 
@@ -58,12 +61,21 @@ def worker_environment(index: int, workers: int, gpus: list[str], assign_gpus: b
 
 
 def _worker_main(config: "OptimizationConfig", study_name: str, run_dir: str, env: dict[str, str],
-                 log_file: Optional[str], clock: "RunClock") -> None:
+                 log_file: Optional[str], clock: "RunClock",
+                 warnings: "Optional[multiprocessing.queues.Queue]" = None) -> None:
     """Entry of a worker process (spawned: nothing inherited but its arguments)."""
     os.environ.update(env)  # before TensorFlow is imported
     from hpopt import interrupts
 
     interrupts.install()
+    if warnings is not None:
+        from logging.handlers import QueueHandler
+
+        from hpopt.run_warnings import LOGGER
+
+        forward = QueueHandler(warnings)
+        forward.setLevel(logging.WARNING)
+        logging.getLogger(LOGGER).addHandler(forward)
     if log_file:
         handler = logging.FileHandler(log_file, encoding="utf-8")
         from hpopt.masking import MaskingFormatter
@@ -93,7 +105,7 @@ class WorkerPool:
     """The worker processes of one run, supervised until the study is done."""
 
     def __init__(self, config: "OptimizationConfig", study: "optuna.Study", run_dir: Path,
-                 listener: "RunListener", clock: "RunClock") -> None:
+                 listener: "RunListener", clock: "RunClock", warnings: Optional["WarningCollector"] = None) -> None:
         self.config = config
         self.clock = clock  # one deadline for every worker
         self.study = study
@@ -105,6 +117,8 @@ class WorkerPool:
         self.reported: set[int] = {t.number for t in study.get_trials(deepcopy=False) if t.state.is_finished()}
         self.restarts = 0
         self.log_file = self._log_file()
+        self.warnings = warnings
+        self.warning_queue = self.context.Queue() if warnings is not None else None
 
     @staticmethod
     def _log_file() -> Optional[str]:
@@ -117,7 +131,8 @@ class WorkerPool:
         env = worker_environment(index, self.config.workers, self.gpus, self.config.assign_gpus_to_workers)
         process = self.context.Process(
             target=_worker_main, name=f"hpopt-worker-{index}",
-            args=(self.config, self.study.study_name, str(self.run_dir), env, self.log_file, self.clock))
+            args=(self.config, self.study.study_name, str(self.run_dir), env, self.log_file, self.clock,
+                  self.warning_queue))
         process.start()
         self.processes[index] = process
         logger.info("worker %d started (pid %s%s)", index, process.pid,
@@ -139,6 +154,17 @@ class WorkerPool:
                 if not gave_way(trial):
                     self.listener.on_trial_finished(trial_row(trial))
 
+    def forward_warnings(self) -> None:
+        """The workers' warnings, into the run's list (they are in the shared log file already)."""
+        if self.warning_queue is None or self.warnings is None:
+            return
+        while True:
+            try:
+                record = self.warning_queue.get_nowait()
+            except (queue.Empty, OSError, EOFError, ValueError):
+                return
+            self.warnings.handle(record)
+
     def supervise(self) -> None:
         """Wait for the workers; replace a dead one while work remains."""
         from hpopt import interrupts
@@ -148,6 +174,7 @@ class WorkerPool:
             if interrupts.stop_requested():
                 raise KeyboardInterrupt
             self.report_finished()
+            self.forward_warnings()
             for index, process in list(self.processes.items()):
                 if process.exitcode is None:
                     continue
@@ -161,6 +188,7 @@ class WorkerPool:
                         self.restarts += 1
                         self.start(index)
         self.report_finished()
+        self.forward_warnings()
 
     def recover_lost_trials(self) -> bool:
         """Fail trials whose worker died so they are re-run: at once when the worker provably
@@ -197,13 +225,14 @@ class WorkerPool:
             process.join(max(0.0, deadline - time.monotonic()))
             if process.exitcode is None:
                 process.kill()
+        self.forward_warnings()
 
 
 def run_worker_pool(config: "OptimizationConfig", study: "optuna.Study", run_dir: Path,
-                    listener: "RunListener", clock: "RunClock") -> None:
+                    listener: "RunListener", clock: "RunClock", warnings: Optional["WarningCollector"] = None) -> None:
     """Run the study on ``config.workers`` processes until it holds ``config.trials`` trials
-    or the run's deadline passes."""
-    pool = WorkerPool(config, study, run_dir, listener, clock)
+    or the run's deadline passes; the workers' warnings go to ``warnings``."""
+    pool = WorkerPool(config, study, run_dir, listener, clock, warnings)
     try:
         for _ in range(3):  # a round, then again if a lost trial was re-queued after the last worker ended
             for index in range(config.workers):

@@ -106,14 +106,19 @@ class _Sink:
         return data
 
 
-def zip_stream(root: Path, prefix: str) -> Iterator[bytes]:
+def zip_stream(root: Path, prefix: str, extra: Optional[dict[str, Path]] = None) -> Iterator[bytes]:
     """The run folder as a ZIP, produced chunk by chunk in memory (no temporary file).
 
-    Entries are ``<prefix>/<relative path>``. A file that vanishes mid-way is skipped.
+    Entries are ``<prefix>/<relative path>``; ``extra`` adds files from beside the run folder
+    (the server's own choice, e.g. the job's log) under the names given, unless the run folder
+    has a file of that name. A file that vanishes mid-way is skipped.
     """
     sink = _Sink()
+    files = list(_walk(root))
+    taken = {relative for relative, _ in files}
+    files += [(name, path) for name, path in (extra or {}).items() if name not in taken and path.is_file()]
     with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as archive:  # type: ignore[arg-type]
-        for relative, path in _walk(root):
+        for relative, path in files:
             try:
                 source = path.open("rb")
             except OSError:

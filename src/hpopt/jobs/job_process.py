@@ -66,9 +66,12 @@ class EventLogListener(RunListener):
         self.writer.write("trial_finished", trial=row.get("number"), row=row)
         self.interrupts.check()
 
+    def on_warning(self, warning: dict[str, Any]) -> None:
+        self.writer.write("warning", **warning)  # its own time: when it was logged
+
     def on_run_finished(self, summary: dict[str, Any]) -> None:
         self.interrupts.finished()  # results are written: nothing left to interrupt
-        condensed = {k: v for k, v in summary.items() if k not in ("trials", "config")}
+        condensed = {k: v for k, v in summary.items() if k not in ("trials", "config", "warnings")}  # sent one by one
         if isinstance(condensed.get("best_trial"), dict):
             condensed["best_trial"] = {k: v for k, v in condensed["best_trial"].items() if k != "history"}
         self.writer.write("run_finished", summary=condensed)

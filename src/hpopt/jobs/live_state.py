@@ -14,7 +14,9 @@ from hpopt.jobs.event_log import EventTail
 __all__ = ["JobLive", "best_of", "trends_of", "first_value"]
 
 # Events the job process writes (hpopt.jobs.job_process); only some are forwarded to clients.
-FORWARDED = ("run_started", "trial_started", "model_built", "epoch", "best_so_far", "trial_finished", "run_finished")
+FORWARDED = ("run_started", "trial_started", "model_built", "epoch", "best_so_far", "trial_finished", "warning",
+             "run_finished")
+MAX_WARNINGS = 100  # as summary.json keeps (hpopt.run_warnings)
 
 
 def first_value(row: dict[str, Any]) -> Optional[float]:
@@ -72,6 +74,8 @@ class JobLive:
         self.outcome: Optional[dict[str, Any]] = None
         self.summary: Optional[dict[str, Any]] = None
         self.best_so_far: Optional[dict[str, Any]] = None  # the best epoch yet (best_model.keras holds it)
+        self.warnings: list[dict[str, Any]] = []  # every attempt's, as summary.json keeps a resumed run's
+        self.warnings_dropped = 0
 
     @property
     def direction(self) -> str:
@@ -102,17 +106,27 @@ class JobLive:
         elif kind == "best_so_far" and isinstance(event.get("point"), dict):
             self.best_so_far = event["point"]
         elif kind == "trial_finished":
-            row = event.get("row") or {}
-            if isinstance(row.get("number"), int):
-                self.trials[row["number"]] = row
-                if self.current is not None and self.current["number"] == row["number"]:
-                    self.current = None
+            self._trial_finished(event.get("row") or {})
+        elif kind == "warning":
+            self._warn(event)
         elif kind == "run_finished":
             self.summary = event.get("summary")
             self.current = None
         elif kind == "job_outcome":
             self.outcome = {"outcome": event.get("outcome"), "error": event.get("error")}
             self.current = None
+
+    def _trial_finished(self, row: dict[str, Any]) -> None:
+        if isinstance(row.get("number"), int):
+            self.trials[row["number"]] = row
+            if self.current is not None and self.current["number"] == row["number"]:
+                self.current = None
+
+    def _warn(self, event: dict[str, Any]) -> None:
+        if len(self.warnings) < MAX_WARNINGS:
+            self.warnings.append({k: v for k, v in event.items() if k not in ("type", "job_id")})
+        else:
+            self.warnings_dropped += 1
 
     def rows(self) -> list[dict[str, Any]]:
         return [self.trials[n] for n in sorted(self.trials)]

@@ -120,6 +120,8 @@ class Progress:
             if self.trial_finished(event.get("row") or {}):
                 self.bar.update(1)
             self._postfix()
+        elif kind == "warning":
+            self._tqdm.write(f"warning: {event.get('message')}", file=sys.stderr)
         elif kind in ("job_status", "job_finished"):
             self.bar.set_description(f"{self.run_name} [{event.get('status')}]")
 

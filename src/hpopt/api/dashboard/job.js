@@ -69,7 +69,7 @@ function renderHeader() {
   const finished = Math.max(job.progress?.trials_finished ?? 0, live.trials.size);
   // redraw only when something shown changed: a button replaced under the pointer loses its click
   const key = JSON.stringify([live.jobId, job.status, job.stop_requested, job.error, job.trials, live.connected,
-                              live.actionMessage, finished === 0]);
+                              live.actionMessage, finished === 0, live.warnings.length, live.warningsDropped]);
   if (key === headerKey && $("#job-status")) {
     $("#job-progress").textContent = progressText(job); // progress changes with every epoch: update in place
     $("#job-header progress").value = Math.min(finished, job.trials || 1);
@@ -99,8 +99,22 @@ function renderHeader() {
     ]),
     h("p", { class: "meta" }, [`${job.dataset} · ${job.mode} · ${job.optimize_for} · `, h("span", { id: "job-progress", text: progressText(job) })]),
     h("progress", { max: job.trials || 1, value: Math.min(finished, job.trials || 1) }),
-    buttons, status,
+    buttons, status, warningList(),
   ]);
+}
+
+// The run's warnings (GPU proxy fallback, skipped plots, a missed deadline): the latest
+// few in view, all of them in summary.json once the run ends.
+function warningList() {
+  const all = live.warnings;
+  const more = live.warningsDropped;
+  if (!all.length) return h("div", { id: "job-warnings", hidden: true });
+  const shown = all.slice(-5);
+  const hiddenCount = all.length - shown.length + more;
+  const items = shown.map((w) => h("li", { title: `${w.time || ""} ${w.logger || ""}` }, w.message || ""));
+  if (hiddenCount > 0) items.unshift(h("li", { class: "note" }, `${hiddenCount} earlier warning${hiddenCount > 1 ? "s" : ""} (all in summary.json)`));
+  return h("div", { id: "job-warnings", class: "warnings", role: "status" }, [
+    h("strong", { text: `${all.length + more} warning${all.length + more > 1 ? "s" : ""}` }), h("ul", {}, items)]);
 }
 
 // Stop / resume: the answer is the job; a refusal (409) is shown under the buttons.

@@ -20,6 +20,8 @@ export class JobLive {
     this.direction = "maximize";
     this.pareto = null;
     this.testAccuracy = null;
+    this.warnings = []; // {time, level, logger, message}: what went wrong without stopping the run
+    this.warningsDropped = 0;
     this.events = 0;
     this.connected = false;
     this.closed = false;
@@ -91,6 +93,8 @@ export class JobLive {
         this.trials = new Map((event.trials || []).map((row) => [row.number, row]));
         this.current = event.current_trial ? { architecture: [], ...event.current_trial } : null;
         if (this.current?.architecture?.length) this.architectures.set(this.current.number, this.current.architecture);
+        this.warnings = event.warnings || [];
+        this.warningsDropped = event.warnings_dropped || 0;
         this.changed("state");
         break;
       case "job_status":
@@ -119,6 +123,11 @@ export class JobLive {
         if (this.current?.number === event.trial) this.current = null;
         this.changed("trials");
         this.refreshBest();
+        break;
+      case "warning":
+        if (this.warnings.length < 100) this.warnings.push(event);
+        else this.warningsDropped += 1;
+        this.changed("warning");
         break;
       case "run_finished":
         this.current = null;

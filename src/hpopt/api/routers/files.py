@@ -13,6 +13,7 @@ from hpopt.api.deps import JobDep, ManagerDep, errors
 from hpopt.api.files import UnsafePath, list_files, safe_file, zip_stream
 from hpopt.api.schemas import FilesOut
 from hpopt.api.security import require_api_key
+from hpopt.jobs.job_files import LOG_FILE
 
 router = APIRouter(prefix="/jobs/{job_id}", tags=["files"], dependencies=[Depends(require_api_key)])
 _BINARY = {"content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}
@@ -50,11 +51,13 @@ async def file(
 async def download(record: JobDep,
                    manager: ManagerDep) -> StreamingResponse:
     """Streamed as it is compressed: no temporary file on the server. Entries are
-    ``<run_name>/<path>``; a running job's folder is zipped as it is now."""
+    ``<run_name>/<path>``, plus ``<run_name>/job.log``, the job process's log (every attempt;
+    URL passwords masked as it was written); a running job's folder is zipped as it is now."""
     run_dir = manager.run_dir(record)
     if not run_dir.is_dir():
         raise HTTPException(status_code=404, detail=f"job {record.job_id} has no results yet (status {record.status})")
-    return StreamingResponse(zip_stream(run_dir, record.run_name), media_type="application/zip",
+    extra = {LOG_FILE: manager.job_dir(record.job_id) / LOG_FILE}
+    return StreamingResponse(zip_stream(run_dir, record.run_name, extra), media_type="application/zip",
                              headers={"Content-Disposition": _attachment(f"{record.run_name}.zip")})
 
 

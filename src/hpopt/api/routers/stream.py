@@ -1,11 +1,13 @@
 """WebSocket /jobs/{id}/stream: the job's events as JSON, current state first.
 
 Messages (all with ``type``, ``job_id`` and ``time``):
-``state`` (first: the job, its running trial and finished trials), ``job_status``,
-``run_started``, ``trial_started`` (trial, params), ``model_built`` (trial, architecture:
-layers with name, type, output_shape, params), ``epoch`` (trial, record: loss, accuracy,
-val_loss, val_accuracy, seconds, health), ``trial_finished`` (trial, row),
-``run_finished`` (summary without trials), and ``job_finished`` (status, error), after
+``state`` (first: the job, its running trial, finished trials and the warnings so far),
+``job_status``, ``run_started``, ``trial_started`` (trial, params), ``model_built`` (trial,
+architecture: layers with name, type, output_shape, params), ``epoch`` (trial, record: loss,
+accuracy, val_loss, val_accuracy, seconds, health), ``trial_finished`` (trial, row),
+``warning`` (level, logger, message: something went wrong without stopping the run, e.g. a
+GPU proxy fallback; ``time`` is when it was logged), ``run_finished`` (summary without
+trials and warnings), and ``job_finished`` (status, error), after
 which the server closes the socket (1000). A job that already ended gets ``state`` and
 ``job_finished`` at once. Unauthorized or unknown jobs are refused at the handshake with
 HTTP 401 / 404 (close codes 4401 / 4404 where the server cannot send a response).
@@ -61,7 +63,8 @@ async def stream(websocket: WebSocket, job_id: str) -> None:
     live = manager.live(job_id)  # snapshot and subscription taken together: no event falls between
     rows = views.trial_rows(record, live, manager.summary(record))
     state = {"type": "state", "job_id": job_id, "time": utc_now(), "job": manager.view(record),
-             "current_trial": views.current_trial(record, live), "trials": views.public_rows(rows, False)}
+             "current_trial": views.current_trial(record, live), "trials": views.public_rows(rows, False),
+             "warnings": list(live.warnings), "warnings_dropped": live.warnings_dropped}
     reader = asyncio.create_task(_drain_client(websocket))
     try:
         await websocket.send_json(state)
