@@ -41,6 +41,22 @@ def test_settings_layering_and_errors(tmp_path):
         load_settings(["port=70000"], environ={}, env_file=None)
     assert load_settings(["cors_origins=https://a.example, https://b.example"], environ={},
                          env_file=None).cors_origins == ("https://a.example", "https://b.example")
+    with pytest.raises(SettingsError, match=r"job_nice='99' is not valid \(set by HYPEROPT_JOB_NICE in .*\.env\)"):
+        env_file.write_text("HYPEROPT_JOB_NICE=99\n")
+        load_settings([], environ={}, env_file=str(env_file))
+    with pytest.raises(SettingsError, match="port given twice"):
+        load_settings(["port=1", "port=2"], environ={}, env_file=None)
+
+
+def test_server_settings_are_not_mistaken_for_misspelt_run_settings(caplog):
+    """The run config and the server read the same HYPEROPT_* variables: the config must know every
+    server variable as "not mine" rather than warn that it is a misspelt run setting."""
+    from hpopt.api.settings import SETTING_KEYS
+    from hpopt.config import load_config
+
+    caplog.set_level("WARNING", logger="hpopt.config")
+    load_config([], environ={f"HYPEROPT_{key.upper()}": "1" for key in SETTING_KEYS}, env_file=None)
+    assert not caplog.records
 
 
 @pytest.mark.parametrize("body, key", [

@@ -1,9 +1,9 @@
 """ApiSettings: how the API server itself is configured (not what a job optimizes).
 
-Layered like the CLI's config: defaults < .env < HYPEROPT_* environment variables <
-``key=value`` arguments. The API key is read from HYPEROPT_API_KEY only (never from the
-command line, where ``ps`` would show it) and kept as a SecretStr so no repr or log
-line ever contains it.
+Layered by the same code as the CLI's config (hpopt.config.layers): defaults < .env <
+HYPEROPT_* environment variables < ``key=value`` arguments. The API key is read from
+HYPEROPT_API_KEY only (never from the command line, where ``ps`` would show it) and kept as
+a SecretStr so no repr or log line ever contains it.
 """
 
 from __future__ import annotations
@@ -16,14 +16,11 @@ from typing import Any, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from hpopt.config.layers import CLI_SOURCE, ENV_PREFIX, KeyPolicy, layered
+
 __all__ = ["ApiSettings", "SettingsError", "load_settings", "ENV_PREFIX"]
 
-ENV_PREFIX = "HYPEROPT_"
-API_KEY_ENV = "HYPEROPT_API_KEY"
-# key=value names and their environment variables (HYPEROPT_<KEY>)
-SETTING_KEYS = ("host", "port", "results_dir", "max_concurrent_jobs", "stop_grace_s", "max_body_bytes",
-                "cors_origins", "job_nice", "server_log_level", "data_roots", "max_job_trials", "max_job_epochs",
-                "max_job_workers", "max_queued_jobs", "allow_shared_studies", "gpu_proxy_probe_interval_s")
+API_KEY_ENV = ENV_PREFIX + "API_KEY"
 
 
 class SettingsError(ValueError):
@@ -114,49 +111,35 @@ class ApiSettings(BaseModel):
         return self.results_path / ".hpopt_jobs"
 
 
-def _env_values(environ: Mapping[str, str], env_file: Optional[str]) -> dict[str, Any]:
-    values: dict[str, Any] = {}
-    if env_file is not None and os.path.isfile(env_file):
-        from dotenv import dotenv_values
-
-        values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
-    values.update(environ)
-    out: dict[str, Any] = {}
-    for key in SETTING_KEYS:
-        name = ENV_PREFIX + key.upper()
-        if name in values:
-            out[key] = values[name]
-    if values.get(API_KEY_ENV):
-        out["api_key"] = values[API_KEY_ENV]
-    return out
+# key=value names and their environment variables (HYPEROPT_<KEY>); the API key is environment-only
+SETTING_KEYS = tuple(key for key in ApiSettings.model_fields if key != "api_key")
 
 
-def _args_values(args: Sequence[str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for arg in args:
-        if "=" not in arg:
-            raise SettingsError(f"expected key=value, got {arg!r}; keys: {', '.join(SETTING_KEYS)}")
-        key, value = arg.split("=", 1)
-        key = key.strip().lower().replace("-", "_")
-        if key == "api_key":
-            raise SettingsError("api_key is read from HYPEROPT_API_KEY only, so it never shows in the process list")
-        if key not in SETTING_KEYS:
-            close = difflib.get_close_matches(key, SETTING_KEYS, n=1)
-            hint = f" — did you mean {close[0]!r}?" if close else ""
-            raise SettingsError(f"unknown key {key!r}{hint}; keys: {', '.join(SETTING_KEYS)}")
-        out[key] = value
-    return out
+def _setting_key(name: str) -> Optional[str]:
+    return name if name in SETTING_KEYS or name == "api_key" else None
+
+
+def _unknown_setting(key: str) -> str:
+    close = difflib.get_close_matches(key, SETTING_KEYS, n=1)
+    hint = f" — did you mean {close[0]!r}?" if close else ""
+    return f"unknown key {key!r}{hint}; keys: {', '.join(SETTING_KEYS)}"
+
+
+# The same layering as the run config (hpopt.config.layers); the API key only from the environment.
+SETTINGS_KEYS = KeyPolicy(canonical=_setting_key, unknown_arg=_unknown_setting, error=SettingsError,
+                          env_only=frozenset({"api_key"}))
 
 
 def load_settings(args: Sequence[str] = (), *, environ: Optional[Mapping[str, str]] = None,
                   env_file: Optional[str] = ".env") -> ApiSettings:
     """Server settings from defaults < env_file < environ < args; SettingsError on a mistake."""
-    merged = _env_values(os.environ if environ is None else environ, env_file)
-    merged.update(_args_values(args))
+    merged = layered(list(args), SETTINGS_KEYS, environ=environ, env_file=env_file)
     try:
-        return ApiSettings.model_validate(merged)
+        return ApiSettings.model_validate({key: value for key, (value, _) in merged.items()})
     except ValidationError as exc:
         err = exc.errors()[0]
         key = str(err["loc"][0]) if err["loc"] else "settings"
-        shown = "<hidden>" if key == "api_key" else merged.get(key)
-        raise SettingsError(f"{key}={shown!r} is not valid: {err['msg']}") from None
+        value, source = merged.get(key, (None, CLI_SOURCE))
+        shown = "<hidden>" if key == "api_key" else value
+        where = "" if source == CLI_SOURCE else f" (set by {source})"
+        raise SettingsError(f"{key}={shown!r} is not valid{where}: {err['msg']}") from None

@@ -13,6 +13,7 @@ from typing import Any, Literal, Optional, get_args, get_origin
 from pydantic import ValidationError
 
 from hpopt.config.choices import ALIASES
+from hpopt.config.layers import CLI_SOURCE  # a value typed on the command line: not worth naming in a message
 from hpopt.config.options import OptimizationConfig, field_type
 
 __all__ = [
@@ -20,8 +21,6 @@ __all__ = [
     "unknown_key",
 ]
 
-# Where a value typed on the command line (or sent to the API) comes from: not worth naming in a message.
-CLI_SOURCE = "the command line"
 _RANGE_ERRORS = ("greater_than", "greater_than_equal", "less_than", "less_than_equal")
 
 

@@ -1,7 +1,8 @@
 """load_config: defaults < .env < HYPEROPT_* environment < command line (or an API body).
 
-Every layer arrives as strings (or JSON values from the API) and is parsed here the same way,
-so ``trials=10``, ``HYPEROPT_TRIALS=10`` and ``{"trials": 10}`` mean the same run; each value
+The layers are read by hpopt.config.layers (shared with the API server's settings). Every layer
+arrives as strings (or JSON values from the API) and is parsed here the same way, so
+``trials=10``, ``HYPEROPT_TRIALS=10`` and ``{"trials": 10}`` mean the same run; each value
 remembers where it was set so an error can say which line or variable to fix.
 """
 
@@ -18,7 +19,8 @@ from typing import Any, Callable, Literal, Optional, get_args, get_origin
 from pydantic import ValidationError
 
 from hpopt.config.choices import ALIASES, VALUE_ALIASES, value_alias
-from hpopt.config.errors import CLI_SOURCE, ConfigError, explain_validation_error, invalid_value, unknown_key
+from hpopt.config.errors import ConfigError, explain_validation_error, invalid_value, unknown_key
+from hpopt.config.layers import ENV_PREFIX, KeyPolicy, layered
 from hpopt.config.options import OptimizationConfig, field_type
 
 __all__ = ["ENV_PREFIX", "NON_CONFIG_ENV_VARS", "load_config"]
@@ -26,7 +28,6 @@ __all__ = ["ENV_PREFIX", "NON_CONFIG_ENV_VARS", "load_config"]
 # Records keep the package's name, as before the split: log filters and tests select "hpopt.config".
 logger = logging.getLogger("hpopt.config")
 
-ENV_PREFIX = "HYPEROPT_"
 # HYPEROPT_* variables read by other parts of hpopt (API server, clients): not config keys.
 NON_CONFIG_ENV_VARS: frozenset[str] = frozenset({
     "HYPEROPT_API_KEY", "HYPEROPT_OFFLINE", "HYPEROPT_HOST", "HYPEROPT_PORT",
@@ -40,9 +41,6 @@ _TRUE = {"true", "yes", "1", "on"}
 _FALSE = {"false", "no", "0", "off"}
 _NONE = {"", "none", "null"}
 _REJECT: Any = object()  # what a value parser returns for a value its type cannot take
-
-# A layer: config key -> (value as given, where it was set).
-Layer = dict[str, tuple[Any, str]]
 
 
 def _canonical(key: str) -> Optional[str]:
@@ -112,25 +110,6 @@ def _parse_value(key: str, raw: Any, source: str) -> Any:
     return value
 
 
-def _env_layer(values: Mapping[str, Optional[str]], where: str) -> Layer:
-    """Config keys set by HYPEROPT_* names in an environment or a .env file."""
-    out: Layer = {}
-    names: dict[str, str] = {}
-    for name, raw in values.items():
-        var = name.upper()
-        if not var.startswith(ENV_PREFIX) or raw is None:
-            continue
-        key = _canonical(var[len(ENV_PREFIX):].lower())
-        if key is None:
-            _warn_not_a_setting(var, where)
-            continue
-        if key in names and out[key][0] != raw:
-            raise ConfigError(f"{names[key]} and {var} in {where} both set {key}; keep one")
-        names[key] = var
-        out[key] = (raw, f"{var} in {where}")
-    return out
-
-
 def _warn_not_a_setting(var: str, where: str) -> None:
     """A misspelt HYPEROPT_ variable is only a warning: other tools (and older hpopt) share the prefix."""
     if var in NON_CONFIG_ENV_VARS:
@@ -140,42 +119,8 @@ def _warn_not_a_setting(var: str, where: str) -> None:
     logger.warning("ignoring %s in %s: not a setting%s", var, where, hint)
 
 
-def _arg_pairs(args: Mapping[str, Any] | list[str]) -> list[tuple[str, Any, str]]:
-    """(name, value, as shown in messages) of each command-line argument or API mapping item."""
-    if isinstance(args, Mapping):
-        return [(str(k), v, f"{k}") for k, v in args.items()]
-    pairs = []
-    for arg in args:
-        if not isinstance(arg, str) or "=" not in arg:
-            raise ConfigError(f"expected key=value, got {arg!r}")
-        key, value = arg.split("=", 1)
-        pairs.append((key, value, arg))
-    return pairs
-
-
-def _args_layer(args: Mapping[str, Any] | list[str]) -> Layer:
-    """Config keys from the command line (key=value strings) or an API mapping."""
-    out: Layer = {}
-    given: dict[str, str] = {}
-    for name, value, shown in _arg_pairs(args):
-        normal = name.strip().lower().replace("-", "_")
-        key = _canonical(normal)
-        if key is None:
-            raise ConfigError(unknown_key(normal))
-        if key in given:
-            raise ConfigError(f"{key} given twice: {given[key]!r} and {shown!r}; keep one")
-        given[key] = shown
-        out[key] = (value, CLI_SOURCE)
-    return out
-
-
-def _env_file_layer(env_file: Optional[str | os.PathLike[str]]) -> Layer:
-    """The HYPEROPT_* lines of ``env_file``, read without touching os.environ (none: no file)."""
-    if env_file is None or not os.path.isfile(env_file):
-        return {}
-    from dotenv import dotenv_values  # lazy: only runs that load a config need it
-
-    return _env_layer(dotenv_values(env_file), os.fspath(env_file))
+CONFIG_KEYS = KeyPolicy(canonical=_canonical, unknown_arg=unknown_key, error=ConfigError,
+                        unknown_env=_warn_not_a_setting)
 
 
 def load_config(
@@ -191,9 +136,7 @@ def load_config(
     type. ``env_file`` is read without touching os.environ; None skips it. Raises
     ConfigError with one message a user can act on.
     """
-    merged = _env_file_layer(env_file)
-    merged.update(_env_layer(os.environ if environ is None else environ, "the environment"))
-    merged.update(_args_layer(args))
+    merged = layered(args, CONFIG_KEYS, environ=environ, env_file=env_file)
     parsed = {key: _parse_value(key, value, source) for key, (value, source) in merged.items()}
     try:
         return OptimizationConfig.model_validate(parsed)
