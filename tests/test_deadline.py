@@ -131,3 +131,12 @@ def test_search_deadline_leaves_a_reserve_for_finishing():
     assert clock.search_deadline == pytest.approx(1000 + 120 - 9.6)
     assert finalize_reserve(20) == 5.0 and finalize_reserve(3600) == 288.0 and finalize_reserve(86400) == 300.0
     assert RunClock(launched_at=0.0).search_deadline is None
+
+
+def test_one_rule_for_which_value_is_best():
+    from hpopt.scoring import improves
+
+    assert improves(0.9, None, "maximize") and improves(0.9, None, "minimize")
+    assert improves(0.9, 0.8, "maximize") and not improves(0.8, 0.9, "maximize")
+    assert improves(0.1, 0.2, "minimize") and not improves(0.2, 0.1, "minimize")
+    assert not improves(0.5, 0.5, "maximize") and not improves(0.5, 0.5, "minimize")  # ties keep the earlier

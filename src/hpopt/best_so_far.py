@@ -22,6 +22,7 @@ from typing import Any, Callable, Iterator, Optional
 from hpopt.jsonutil import write_json
 from hpopt.layout import BEST_MODEL_FILE, BEST_SO_FAR_FILE
 from hpopt.run_clock import RunClock
+from hpopt.scoring import improves
 from hpopt.spec import EpochRecord
 
 try:
@@ -32,10 +33,6 @@ except ImportError:  # pragma: no cover - not POSIX: one process per run is the 
 logger = logging.getLogger(__name__)
 
 _LOCK_FILE = ".best_so_far.lock"
-
-
-def _better(value: float, than: Optional[float], maximize: bool) -> bool:
-    return than is None or (value > than if maximize else value < than)
 
 
 def read_best_so_far(run_dir: Path) -> dict[str, Any]:
@@ -53,7 +50,7 @@ class BestSoFar:
     def __init__(self, run_dir: Path, clock: RunClock, *, maximize: bool = True, save_models: bool = True) -> None:
         self.run_dir = run_dir
         self.clock = clock
-        self.maximize = maximize
+        self.direction = "maximize" if maximize else "minimize"
         self.save_models = save_models
         self._known: Optional[float] = None  # the best this process has seen (saves a locked read)
         self._first_epoch_noted = False
@@ -77,13 +74,13 @@ class BestSoFar:
     def offer(self, trial: int, record: EpochRecord, save: Callable[[Path], None]) -> Optional[dict[str, Any]]:
         """Keep this epoch's model if it is the run's best so far; returns the new point, else None."""
         value = record.value
-        if value is None or not math.isfinite(value) or not _better(value, self._known, self.maximize):
+        if value is None or not math.isfinite(value) or not improves(value, self._known, self.direction):
             return None
         with self._locked():
             state = read_best_so_far(self.run_dir)
             best = state.get("best") or {}
             current = best.get("value", state.get("threshold"))
-            if not _better(value, current, self.maximize):
+            if not improves(value, current, self.direction):
                 self._known = current
                 return None
             if self.save_models:

@@ -16,6 +16,12 @@ from typing import Callable, Optional, Union
 from hpopt.spec import ObjectiveSpec, TrialResult
 
 
+def improves(value: float, best: Optional[float], direction: str) -> bool:
+    """Whether ``value`` beats ``best`` (None: nothing yet) for an objective to "maximize" or
+    "minimize": the one rule for "which is best" (study, live job rows, best epoch so far)."""
+    return best is None or (value < best if direction == "minimize" else value > best)
+
+
 @dataclass(frozen=True)
 class Objective:
     name: str

@@ -17,7 +17,7 @@ from hpopt.jsonutil import write_json
 from hpopt.layout import RunLayout
 from hpopt.optuna_reporter import OptunaReporter
 from hpopt.run_clock import RunClock, utc_stamp
-from hpopt.scoring import prunable, score_breakdown, trial_value
+from hpopt.scoring import improves, prunable, score_breakdown, trial_value
 from hpopt.search_space import suggest_trial_spec
 from hpopt.spec import DataShape, TrialSpec
 from hpopt.study import over_cap, repeated_configuration
@@ -190,5 +190,6 @@ class TrialObjective:
             best = study.best_value
         except ValueError:
             return True
-        return value > best if study.direction == optuna.study.StudyDirection.MAXIMIZE else value < best
+        return improves(value, best, "maximize" if study.direction == optuna.study.StudyDirection.MAXIMIZE
+                        else "minimize")
 

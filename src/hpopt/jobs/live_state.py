@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from hpopt.jobs.event_log import EventTail
+from hpopt.scoring import improves
 
 __all__ = ["JobLive", "best_of", "trends_of", "first_value"]
 
@@ -27,10 +28,6 @@ def first_value(row: dict[str, Any]) -> Optional[float]:
     return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
-def _better(a: float, b: float, direction: str) -> bool:
-    return a < b if direction == "minimize" else a > b
-
-
 def best_of(rows: list[dict[str, Any]], direction: str) -> Optional[dict[str, Any]]:
     """The complete trial with the best value (lowest number on ties)."""
     best = None
@@ -38,7 +35,7 @@ def best_of(rows: list[dict[str, Any]], direction: str) -> Optional[dict[str, An
         value = first_value(row)
         if row.get("state") != "complete" or value is None:
             continue
-        if best is None or _better(value, first_value(best), direction):  # type: ignore[arg-type]
+        if improves(value, None if best is None else first_value(best), direction):
             best = row
     return best
 
@@ -48,7 +45,7 @@ def trends_of(rows: list[dict[str, Any]], direction: str) -> list[dict[str, Any]
     out, best = [], None
     for row in sorted(rows, key=lambda r: r["number"]):
         value = first_value(row)
-        if row.get("state") == "complete" and value is not None and (best is None or _better(value, best, direction)):
+        if row.get("state") == "complete" and value is not None and improves(value, best, direction):
             best = value
         health = row.get("health") or {}
         out.append({
