@@ -267,3 +267,11 @@ def test_a_deadline_mid_epoch_leaves_at_once_with_the_epochs_done(digits):
     assert result.status == "complete" and result.stop_reason == "deadline"
     assert reporter.epochs == [1] and result.epochs_run == 1 and result.best_epoch == 1
     assert result.inference_samples_per_s == 0.0  # not timed past the deadline (not the objective)
+
+
+def test_a_deadline_in_the_first_epoch_keeps_the_partial_epoch_only_while_the_run_has_no_model(digits):
+    alone = run_trial(_spec(epochs=3, time_limit_s=0.001), digits)  # the run's first trial: its only model
+    assert alone.status == "complete" and alone.stop_reason == "deadline" and alone.epochs_run == 1
+    later = run_trial(_spec(epochs=3, time_limit_s=0.001, partial_epoch_at_deadline=False), digits)
+    assert later.status == "pruned" and later.stop_reason == "deadline" and later.epochs_run == 0
+    assert later.model is None and later.health_seconds == 0.0

@@ -105,6 +105,10 @@ class TrialSpec(_Strict):
         default=None, gt=0,
         description="the run's deadline: training stops at the end of the batch once it has run this "
                     "long; the trial keeps its best epoch (stop_reason deadline)")
+    partial_epoch_at_deadline: bool = Field(
+        default=True,
+        description="a deadline before the trial's first epoch ends: true validates the partial epoch (the "
+                    "run's only model so far), false ends the trial at once as pruned (the run has a model)")
     health: HealthOptions = HealthOptions()
     objective: ObjectiveSpec = ObjectiveSpec()
     precision: Precision = Field(

@@ -76,9 +76,9 @@ def input_pipeline(x: np.ndarray, y: np.ndarray, batch_size: int, shuffle_seed: 
 
 
 class _DeadlineReached(Exception):
-    """The run's deadline passed mid-epoch after an epoch of this trial ended: leave fit at once.
-    Keras would otherwise validate the partial epoch, seconds the run no longer has. Before the
-    first epoch ends the partial epoch is validated: it is the only model the trial can give."""
+    """The run's deadline passed mid-epoch: leave fit at once. Keras would otherwise validate the
+    partial epoch, seconds the run no longer has. Before the trial's first epoch ends that partial
+    epoch is validated only when the run has no model yet (spec.partial_epoch_at_deadline)."""
 
 
 class _TrialCallback(keras.callbacks.Callback):
@@ -122,7 +122,7 @@ class _TrialCallback(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch: int, logs: Optional[dict] = None) -> None:
         interrupts.check()  # Ctrl-C / API stop: end the trial here, at a safe point
-        if self._check_time_limit() and self.history:
+        if self._check_time_limit() and (self.history or not self.spec.partial_epoch_at_deadline):
             raise _DeadlineReached()
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(float(loss)):
@@ -268,7 +268,8 @@ def run_trial(
     except optuna.TrialPruned:
         status = "pruned"
     except _DeadlineReached:
-        pass  # the epochs done so far stand
+        if not callback.history:
+            status = "pruned"  # cut before its first epoch ended: nothing to keep
     train_seconds = time.perf_counter() - started
     if callback.failure:
         status = "failed"
@@ -308,7 +309,7 @@ def run_trial(
         architecture=architecture,
         worker=worker_name(),
         failure=callback.failure,
-        stop_reason="deadline" if callback.time_up and status == "complete" else None,
+        stop_reason="deadline" if callback.time_up and status in ("complete", "pruned") else None,
         model=model if keep_model and status == "complete" else None,
     )
     del callback, recorder

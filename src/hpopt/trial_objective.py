@@ -111,7 +111,8 @@ class TrialObjective:
             trial.set_user_attr(AFTER_DEADLINE_ATTR, True)
             trial.study.stop()
             raise TrialFailed(f"trial {trial.number} would start after the run's deadline")
-        return spec.model_copy(update={"time_limit_s": time_left})
+        has_model = bool(trial.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)))
+        return spec.model_copy(update={"time_limit_s": time_left, "partial_epoch_at_deadline": not has_model})
 
     def _train(self, trial: optuna.Trial, spec: "TrialSpec", started: float) -> Any:
         """Run the spec on the executor; a crash fails this trial, not the study."""
