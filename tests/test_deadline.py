@@ -140,3 +140,15 @@ def test_one_rule_for_which_value_is_best():
     assert improves(0.9, 0.8, "maximize") and not improves(0.8, 0.9, "maximize")
     assert improves(0.1, 0.2, "minimize") and not improves(0.2, 0.1, "minimize")
     assert not improves(0.5, 0.5, "maximize") and not improves(0.5, 0.5, "minimize")  # ties keep the earlier
+
+
+def test_no_plot_starts_once_the_plots_deadline_has_passed(tmp_path):
+    """The study's and the best trial's plots too: the run's timeout outranks every picture."""
+    from hpopt.plots import write_plots
+
+    summary = {"best_trial": {"number": 0}, "trials": [{"number": 0}, {"number": 1}]}
+    plots = write_plots(tmp_path, None, summary, "all", None, None, deadline=time.time() - 1)
+    assert plots["study"] == {} and plots["trials"] == {}
+    assert plots["skipped_trials"] == [0, 1]
+    assert {"optimization_history", "param_importances"} <= set(plots["skipped_study"])
+    assert not list(tmp_path.rglob("*.png"))

@@ -152,12 +152,18 @@ def write_plots(run_dir: Path, study: optuna.Study, summary: dict[str, Any], gen
     """All plots for the run; returns {"study": {name: path}, "trials": {n: {name: path}},
     "skipped_trials": [n, ...]}.
 
-    With a ``deadline`` (unix time: the run's timeout) the study plots and the best trial's come
-    first and the other trials' plots stop once it passes; the skipped trials are listed."""
+    With a ``deadline`` (unix time: the run's timeout less a margin) no plot starts once it has
+    passed, the study's and the best trial's included: the study plots come first, then the best
+    trial's, then the others'. What was not drawn is listed ("skipped_study", "skipped_trials")."""
     if generation == "none":
-        return {"study": {}, "trials": {}, "skipped_trials": []}
+        return {"study": {}, "trials": {}, "skipped_study": [], "skipped_trials": []}
+
+    def out_of_time() -> bool:
+        return deadline is not None and time.time() >= deadline
+
     plots_dir = RunLayout(run_dir).plots_dir
     study_plots: dict[str, Path] = {}
+    skipped_study: list[str] = []
     for name, make in (
         ("optimization_history", lambda p: plot_history(summary, p)),
         ("best_over_time", lambda p: plot_best_over_time(summary, p)),
@@ -167,6 +173,9 @@ def write_plots(run_dir: Path, study: optuna.Study, summary: dict[str, Any], gen
         ("pareto_front", lambda p: plot_health_vs_accuracy(summary, p, "Pareto front: accuracy vs health")
          if summary.get("pareto_front") else None),
     ):
+        if out_of_time():
+            skipped_study.append(name)
+            continue
         try:
             path = make(plots_dir / f"{name}.png")
         except Exception:  # a plot must never lose the results
@@ -182,7 +191,7 @@ def write_plots(run_dir: Path, study: optuna.Study, summary: dict[str, Any], gen
     per_trial: dict[int, Any] = {}
     skipped: list[int] = []
     for number in numbers:
-        if deadline is not None and number != best_number and time.time() >= deadline:
+        if out_of_time():
             skipped.append(number)
             continue
         try:
@@ -190,7 +199,9 @@ def write_plots(run_dir: Path, study: optuna.Study, summary: dict[str, Any], gen
                 run_dir, number, evaluation if number == best_number else None, dataset)
         except Exception:
             logger.exception("plots of trial %s failed", number)
-    if skipped:
-        logger.warning("the run's timeout: plots of %d trials not drawn (%s)", len(skipped),
-                       ", ".join(map(str, skipped[:10])) + (" ..." if len(skipped) > 10 else ""))
-    return {"study": study_plots, "trials": per_trial, "skipped_trials": skipped}
+    if skipped or skipped_study:
+        logger.warning("the run's timeout: %d study plots and the plots of %d trials not drawn (%s)",
+                       len(skipped_study), len(skipped),
+                       ", ".join(skipped_study + [f"trial {n}" for n in skipped[:10]])
+                       + (" ..." if len(skipped) > 10 else ""))
+    return {"study": study_plots, "trials": per_trial, "skipped_study": skipped_study, "skipped_trials": skipped}

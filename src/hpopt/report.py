@@ -58,6 +58,9 @@ def _timing_lines(summary: dict[str, Any]) -> list[str]:
     skipped = wall.get("plots_skipped_for_timeout") or []
     if skipped:
         text += f"; plots of {len(skipped)} trials were not drawn for lack of time"
+    skipped_study = wall.get("study_plots_skipped_for_timeout") or []
+    if skipped_study:
+        text += f"; study plots not drawn for lack of time: {', '.join(skipped_study)}"
     return [text + ".", ""]
 
 

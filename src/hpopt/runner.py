@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-# Seconds before the timeout at which per-trial plots (other than the best trial's) stop being drawn.
+# Seconds before the timeout after which no plot starts (the report and summary still fit in them).
 PLOTS_MARGIN_S = 3.0
 
 
@@ -218,7 +218,8 @@ def finalize_run(config: "OptimizationConfig", study: optuna.Study, dataset: Any
     plots_deadline = None if clock.timeout_s is None else clock.launched_at + clock.timeout_s - PLOTS_MARGIN_S
     plots = write_plots(run_dir, study, summary, config.plot_generation, evaluation, dataset, plots_deadline)
     summary["wall_time"] = dict(_wall_time(clock, search_ended_at, timeline),
-                                plots_skipped_for_timeout=plots["skipped_trials"])
+                                plots_skipped_for_timeout=plots["skipped_trials"],
+                                study_plots_skipped_for_timeout=plots["skipped_study"])
     if summary["wall_time"]["deadline_met"] is False:
         logger.warning("the run took %.1f s, past its timeout of %.0f s (search %.1f s, finishing %.1f s)",
                        summary["wall_time"]["total_s"], clock.timeout_s, summary["wall_time"]["search_s"],
