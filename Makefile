@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+# Test processes: each test module runs whole in one of them (module fixtures are shared);
+# the suite waits on subprocesses (servers, jobs, workers) much of the time, so 2 overlap well on 2 cores.
+TEST_WORKERS ?= 2
 DEMO_ARGS ?= dataset=digits trials=8 min_epochs_per_trial=2 max_epochs_per_trial=6 n_startup_trials=3 n_warmup_steps=1
 
 .PHONY: install run test bench bench-autokeras-venv clean
@@ -21,7 +24,7 @@ run: $(STAMP)
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	PYTHONPATH=src $(VENV)/bin/lint-imports
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 # Benchmarks (bench/README.md): installs requirements-bench.txt, runs the quick start-up
 # benchmark and prints the long ones (tens of minutes; run them on a quiet machine).
