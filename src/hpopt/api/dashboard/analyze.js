@@ -4,6 +4,7 @@
 import { api, fetchBlob, fileUrl } from "./api.js";
 import { barChart, lineChart, mount, scatterChart } from "./charts.js";
 import { $, duration, h, int, isNum, note, num, replace } from "./dom.js";
+import { plotFigure } from "./lightbox.js";
 import { HEALTH_METRICS, archTable, where } from "./tables.js";
 
 let importanceKey = null;
@@ -163,7 +164,7 @@ async function showPlots(live) {
     const cached = images.get(path);
     if (cached) img.src = cached;
     else fetchBlob(fileUrl(live.jobId, path)).then((blob) => { const url = URL.createObjectURL(blob); images.set(path, url); img.src = url; }).catch(() => img.replaceWith(note(`${path}: not available`)));
-    return h("figure", {}, [img, h("figcaption", { text: path.split("/").pop().replace(/\.png$/, "").replace(/_/g, " ") })]);
+    return plotFigure(img, path.split("/").pop().replace(/\.png$/, "").replace(/_/g, " "));
   }));
 }
 
