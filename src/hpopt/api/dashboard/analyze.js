@@ -160,7 +160,7 @@ async function showPlots(live) {
   if (choice !== plotChoice) return; // the user picked another meanwhile
   if (!paths.length) { replace(box, note(live.terminal ? "no plots (plot_generation may be 'none' or 'best')" : "plots are drawn when the run ends")); return; }
   replace(box, paths.map((path) => {
-    const img = h("img", { alt: path, loading: "lazy" });
+    const img = h("img", { alt: path }); // not lazy: the blob is fetched anyway, and a lazy image below the fold never loads
     const cached = images.get(path);
     if (cached) img.src = cached;
     else fetchBlob(fileUrl(live.jobId, path)).then((blob) => { const url = URL.createObjectURL(blob); images.set(path, url); img.src = url; }).catch(() => img.replaceWith(note(`${path}: not available`)));

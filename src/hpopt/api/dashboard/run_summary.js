@@ -46,8 +46,8 @@ export function renderRunSummary(live) {
   });
 }
 
-function stat(label, value, id) {
-  return h("div", { class: "stat" }, [h("dt", { text: label }), h("dd", { id: id || null, text: value })]);
+function stat(label, value, id, cls = "stat") {
+  return h("div", { class: cls }, [h("dt", { text: label }), h("dd", { id: id || null, text: value })]);
 }
 
 function countsText(c) {
@@ -64,17 +64,14 @@ function draw(el, live, s) {
   if (s.report) links.unshift(h("a", { id: "run-summary-report", class: "button-link", target: "_blank", rel: "noopener", href: "#",
                                        "aria-disabled": "true", text: "Report (report.md)",
                                        onclick: (e) => { if (e.currentTarget.getAttribute("aria-disabled")) e.preventDefault(); } }));
-  replace(el, [
-    h("h3", { id: "run-summary-title" }, ["Run summary ", h("small", { text: `${live.job.status} · from summary.json` })]),
+  const facts = h("div", {}, [
     h("dl", { class: "stats" }, [
       stat("best value", best ? `${num(best.value)} (trial ${best.number})` : "no complete trial", "run-best-value"),
       stat("val accuracy", pct(best?.val_accuracy), "run-val-accuracy"),
       stat("test accuracy", pct(s.test_accuracy), "run-test-accuracy"),
       stat("wall time", duration(s.wall_s), "run-wall-time"),
-      stat("trials", countsText(s.counts), "run-counts"),
+      stat("trials", countsText(s.counts), "run-counts", "stat wide"),
     ]),
-    best ? h("div", {}, [h("h4", { text: `best hyperparameters (trial ${best.number})` }), paramsTable(best.params, "run-summary-params")])
-      : note("No trial completed: there are no best hyperparameters."),
     baseline === null ? null : h("p", { id: "run-baseline" }, [h("span", { class: "badge b-baseline", text: "baseline" }),
       ` Trial ${baseline} is the warm-start baseline, a known-good architecture the search starts from`,
       baselineRow ? `: value ${num(baselineRow.value)}${best?.number === baseline ? " — no searched trial beat it." : "."}` : "."]),
@@ -83,6 +80,12 @@ function draw(el, live, s) {
       s.chance_accuracy ? ` (val accuracy at most ${pct(s.chance_ceiling)}; a guess scores ${pct(s.chance_accuracy)}). ` : ". ",
       CHANCE_NOTE]) : null,
     h("div", { class: "actions" }, links),
+  ]);
+  replace(el, [
+    h("h3", { id: "run-summary-title" }, ["Run summary ", h("small", { text: `${live.job.status} · from summary.json` })]),
+    h("div", { class: "detail-grid" }, [facts, best
+      ? h("div", {}, [h("h4", { text: `best hyperparameters (trial ${best.number})` }), paramsTable(best.params, "run-summary-params")])
+      : note("No trial completed: there are no best hyperparameters.")]),
   ]);
   el.hidden = false;
   if (s.report) linkReport(live);

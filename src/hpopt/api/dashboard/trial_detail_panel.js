@@ -16,9 +16,9 @@ export function paramsTable(params, id) {
   const names = Object.keys(params || {}).sort();
   if (!names.length) return note("no hyperparameters recorded");
   return h("table", { class: "params", id }, [
-    h("thead", {}, h("tr", {}, [h("th", { scope: "col", text: "hyperparameter" }), h("th", { scope: "col", class: "n", text: "value" })])),
+    h("thead", {}, h("tr", {}, [h("th", { scope: "col", text: "hyperparameter" }), h("th", { scope: "col", text: "value" })])),
     h("tbody", {}, names.map((name) => h("tr", { dataset: { param: name } }, [
-      h("th", { scope: "row", text: name }), h("td", { class: "n mono", text: fmt(params[name]) })]))),
+      h("th", { scope: "row", text: name }), h("td", { class: "mono", text: fmt(params[name]) })]))),
   ]);
 }
 
@@ -68,12 +68,13 @@ export class TrialDetail {
     ]);
     const layers = detail ? archTable(detail.architecture) || note("no layers recorded") : note("loading…");
     if (!this.full) {
-      replace(this.root, [head, lowNote, paramsTable(row.params, `${p}-params`),
-        h("details", {}, [h("summary", { text: "layers" }), layers])]);
+      replace(this.root, [head, lowNote, h("div", { class: "detail-grid" }, [
+        h("div", {}, [h("h4", { text: "hyperparameters" }), paramsTable(row.params, `${p}-params`)]),
+        h("div", {}, [h("h4", { text: "layers" }), layers])])]);
       return;
     }
     const history = detail?.trial?.history || [];
-    replace(this.root, [head, lowNote, h("div", { class: "two" }, [
+    replace(this.root, [head, lowNote, h("div", { class: "detail-grid" }, [
       h("div", {}, [h("h4", { text: "hyperparameters" }), paramsTable(row.params, `${p}-params`)]),
       h("div", {}, [h("h4", { text: "learning curves" }), h("div", { id: `${p}-accuracy`, class: "chart-box" }),
         h("div", { id: `${p}-loss`, class: "chart-box" })]),
