@@ -206,7 +206,7 @@ def test_run_summary_card_facts_from_summary_json(tmp_path):
 
     rows = [_summary_row(0, "complete", 0.9, warm_start=True), _summary_row(1, "no_learning", 0.11),
             _summary_row(2, "complete", 0.105), _summary_row(3, "pruned", 0.5, interrupted=True),
-            _summary_row(4, "failed", 0.0)]
+            _summary_row(4, "failed", 0.0), _summary_row(5, "failed", 0.0, interrupted=True)]
     best = dict(rows[0], test_accuracy=0.88, test_loss=0.4)
     summary = {"run_name": "card", "directions": ["maximize"], "data": {"num_classes": 10, "n_val": 360},
                "config": {"warm_start": True}, "wall_s": 42.5, "test_accuracy": 0.88, "best_trial": best,
@@ -216,7 +216,7 @@ def test_run_summary_card_facts_from_summary_json(tmp_path):
     card = run_summary(done, summary, tmp_path)
     assert card["test_accuracy"] == 0.88 and card["test_loss"] == 0.4 and card["wall_s"] == 42.5
     assert card["best_trial"]["params"] == {"lr": 0.01} and card["baseline_trial"] == 0
-    assert card["counts"] == {"trials": 5, "complete": 2, "pruned": 1, "no_learning": 1, "failed": 1, "stopped": 1}
+    assert card["counts"] == {"trials": 6, "complete": 2, "pruned": 1, "no_learning": 1, "failed": 1, "stopped": 2}
     assert card["chance_accuracy"] == 0.1 and 0.12 < card["chance_ceiling"] < 0.14
     assert card["at_chance"] == [1, 2]  # no_learning, and a complete trial whose val_accuracy is chance
     assert card["report"] == "report.md"

@@ -56,6 +56,7 @@ def run_summary(record: JobRecord, summary: Optional[dict[str, Any]], run_dir: P
         return None
     rows = [r for r in summary["trials"] if isinstance(r, dict) and isinstance(r.get("number"), int)]
     states = [r.get("state") for r in rows]
+    stopped = [bool(r.get("interrupted")) or r.get("state") == "stopped" for r in rows]
     chance, ceiling = _chance(summary.get("data") or {})
     best = summary.get("best_trial") if isinstance(summary.get("best_trial"), dict) else None
     layout = RunLayout(run_dir)
@@ -67,8 +68,10 @@ def run_summary(record: JobRecord, summary: Optional[dict[str, Any]], run_dir: P
         "test_loss": _number((best or {}).get("test_loss")),
         "wall_s": _number(summary.get("wall_s")),
         "counts": {"trials": len(rows), "complete": states.count("complete"), "pruned": states.count("pruned"),
-                   "no_learning": states.count("no_learning"), "failed": states.count("failed"),
-                   "stopped": sum(bool(r.get("interrupted")) or r.get("state") == "stopped" for r in rows)},
+                   "no_learning": states.count("no_learning"),
+                   # a trial cut by a stop is not a failure, even where Optuna stored it as failed
+                   "failed": sum(s == "failed" and not cut for s, cut in zip(states, stopped)),
+                   "stopped": sum(stopped)},
         "baseline_trial": _baseline(rows, summary.get("config") or {}),
         "chance_accuracy": chance,
         "chance_ceiling": ceiling,

@@ -192,7 +192,7 @@ class RunCountsOut(BaseModel):
     pruned: int
     no_learning: int = Field(description="stopped at chance level after their warm-up")
     failed: int
-    stopped: int = Field(description="cut short by a stop (API stop or Ctrl-C)")
+    stopped: int = Field(description="cut short by a stop (API stop or Ctrl-C); not counted as failed")
 
 
 class RunSummaryOut(BaseModel):
