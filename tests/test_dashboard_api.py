@@ -193,3 +193,51 @@ def test_live_state_keeps_the_jobs_warnings_capped(tmp_path):
     live.apply({"type": "job_started", "attempt": 2})  # a resumed job keeps its earlier attempts' warnings
     assert "warning" in FORWARDED and len(live.warnings) == MAX_WARNINGS and live.warnings_dropped == 3
     assert live.warnings[0] == {"time": "t", "level": "WARNING", "logger": "hpopt.x", "message": "m0"}
+
+
+def _summary_row(number: int, state: str, val_accuracy: float, **extra) -> dict:
+    return {"number": number, "state": state, "value": val_accuracy, "val_accuracy": val_accuracy,
+            "params": {"lr": 0.01 * (number + 1)}, "interrupted": False, "warm_start": False, **extra}
+
+
+def test_run_summary_card_facts_from_summary_json(tmp_path):
+    """The card's facts: test metrics, counts by state, the baseline, trials at chance level."""
+    from hpopt.api.run_summary import run_summary
+
+    rows = [_summary_row(0, "complete", 0.9, warm_start=True), _summary_row(1, "no_learning", 0.11),
+            _summary_row(2, "complete", 0.105), _summary_row(3, "pruned", 0.5, interrupted=True),
+            _summary_row(4, "failed", 0.0), _summary_row(5, "failed", 0.0, interrupted=True)]
+    best = dict(rows[0], test_accuracy=0.88, test_loss=0.4)
+    summary = {"run_name": "card", "directions": ["maximize"], "data": {"num_classes": 10, "n_val": 360},
+               "config": {"warm_start": True}, "wall_s": 42.5, "test_accuracy": 0.88, "best_trial": best,
+               "trials": rows}
+    (tmp_path / "report.md").write_text("# report")
+    done = JobRecord("j1", "completed", "card", {"trials": 5}, "t", "t")
+    card = run_summary(done, summary, tmp_path)
+    assert card["test_accuracy"] == 0.88 and card["test_loss"] == 0.4 and card["wall_s"] == 42.5
+    assert card["best_trial"]["params"] == {"lr": 0.01} and card["baseline_trial"] == 0
+    assert card["counts"] == {"trials": 6, "complete": 2, "pruned": 1, "no_learning": 1, "failed": 1, "stopped": 2}
+    assert card["chance_accuracy"] == 0.1 and 0.12 < card["chance_ceiling"] < 0.14
+    assert card["at_chance"] == [1, 2]  # no_learning, and a complete trial whose val_accuracy is chance
+    assert card["report"] == "report.md"
+    # a summary written before rows carried warm_start: trial 0 of a warm-started study
+    old = dict(summary, trials=[{k: v for k, v in r.items() if k != "warm_start"} for r in rows])
+    assert run_summary(done, old, tmp_path)["baseline_trial"] == 0
+    assert run_summary(JobRecord("j2", "running", "card", {}, "t", "t"), summary, tmp_path) is None
+
+
+def test_run_summary_route_waits_for_the_end(authed, job):
+    missing = authed.get(f"/jobs/{job['job_id']}/run-summary")
+    assert missing.status_code == 404 and "no run summary yet" in missing.json()["detail"]
+
+
+def test_trial_rows_mark_the_warm_start_baseline():
+    import optuna
+
+    from hpopt.results import trial_row
+    from hpopt.search_space import WARM_START_ATTR
+
+    study = optuna.create_study(direction="maximize")
+    study.enqueue_trial({"x": 1.0}, user_attrs={WARM_START_ATTR: True})
+    study.optimize(lambda t: t.suggest_float("x", 0, 2), n_trials=2)
+    assert [trial_row(t)["warm_start"] for t in study.trials] == [True, False]

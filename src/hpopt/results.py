@@ -19,6 +19,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from hpopt.jsonutil import to_jsonable, write_json
 from hpopt.layout import RunLayout
+from hpopt.search_space import WARM_START_ATTR
 from hpopt.trial_record import CLAIM_ATTR, INTERRUPTED_ATTR, SCORE_ATTR, STOP_REASON_ATTR, TrialRecord
 
 if TYPE_CHECKING:
@@ -76,6 +77,7 @@ def trial_row(trial: FrozenTrial) -> dict[str, Any]:
         "failure": record.failure,
         "stop_reason": attrs.get(STOP_REASON_ATTR),
         "interrupted": bool(attrs.get(INTERRUPTED_ATTR, False)),
+        "warm_start": bool(attrs.get(WARM_START_ATTR, False)),  # the enqueued baseline (trial 0 of a new study)
         "history": record.history,
     })
 

@@ -140,6 +140,7 @@ class TrialOut(BaseModel):
     execution: Optional[str] = None
     worker: Optional[str] = None
     failure: Optional[str] = None
+    warm_start: Optional[bool] = Field(None, description="the warm-start baseline (trial 0 of a new study)")
     history: Optional[list[dict[str, Any]]] = None
 
 
@@ -183,6 +184,33 @@ class BestTrialOut(BaseModel):
     best_trial: Optional[TrialOut] = Field(None, description="null until a trial completes")
     test_accuracy: Number = None
     pareto_front: Optional[list[dict[str, Any]]] = None
+
+
+class RunCountsOut(BaseModel):
+    trials: int
+    complete: int
+    pruned: int
+    no_learning: int = Field(description="stopped at chance level after their warm-up")
+    failed: int
+    stopped: int = Field(description="cut short by a stop (API stop or Ctrl-C); not counted as failed")
+
+
+class RunSummaryOut(BaseModel):
+    job_id: str
+    status: JobStatus
+    run_name: str
+    directions: list[str]
+    best_trial: Optional[TrialOut] = Field(None, description="with its test metrics; null when no trial completed")
+    test_accuracy: Number = Field(None, description="the best model on the held-out test split (touched once)")
+    test_loss: Number = None
+    wall_s: Number = Field(None, description="the run's wall time in seconds (summary.json's wall_s)")
+    counts: RunCountsOut
+    baseline_trial: Optional[int] = Field(None, description="the warm-start baseline trial's number, if any")
+    chance_accuracy: Number = Field(None, description="1/classes: a uniform guess's accuracy")
+    chance_ceiling: Number = Field(None, description="the highest val_accuracy that still reads as chance level")
+    at_chance: list[int] = Field(description="trials at chance level (no_learning, or val_accuracy at or below "
+                                 "chance_ceiling): their health scores say little")
+    report: Optional[str] = Field(None, description="report.md's path for GET /jobs/{id}/files/{path}, once written")
 
 
 class TrialDetailOut(BaseModel):

@@ -4,6 +4,7 @@
 import { api, fetchBlob, fileUrl } from "./api.js";
 import { barChart, lineChart, mount, scatterChart } from "./charts.js";
 import { $, duration, h, int, isNum, note, num, replace } from "./dom.js";
+import { plotFigure } from "./lightbox.js";
 import { HEALTH_METRICS, archTable, where } from "./tables.js";
 
 let importanceKey = null;
@@ -159,11 +160,11 @@ async function showPlots(live) {
   if (choice !== plotChoice) return; // the user picked another meanwhile
   if (!paths.length) { replace(box, note(live.terminal ? "no plots (plot_generation may be 'none' or 'best')" : "plots are drawn when the run ends")); return; }
   replace(box, paths.map((path) => {
-    const img = h("img", { alt: path, loading: "lazy" });
+    const img = h("img", { alt: path }); // not lazy: the blob is fetched anyway, and a lazy image below the fold never loads
     const cached = images.get(path);
     if (cached) img.src = cached;
     else fetchBlob(fileUrl(live.jobId, path)).then((blob) => { const url = URL.createObjectURL(blob); images.set(path, url); img.src = url; }).catch(() => img.replaceWith(note(`${path}: not available`)));
-    return h("figure", {}, [img, h("figcaption", { text: path.split("/").pop().replace(/\.png$/, "").replace(/_/g, " ") })]);
+    return plotFigure(img, path.split("/").pop().replace(/\.png$/, "").replace(/_/g, " "));
   }));
 }
 

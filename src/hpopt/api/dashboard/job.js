@@ -4,7 +4,9 @@
 import { ApiError, api, fetchBlob, saveBlob } from "./api.js";
 import { analyzeSkeleton, onCompareChange, onPlotChange, renderAnalyze, resetAnalyze } from "./analyze.js";
 import { $, badge, h, num, replace } from "./dom.js";
+import { analyzeTrialCards, renderAnalyzeTrials, resetTrialViews } from "./job_trials.js";
 import { JobLive, TERMINAL } from "./live.js";
+import { renderRunSummary, resetRunSummary } from "./run_summary.js";
 import { renderWatch, resetWatch, watchSkeleton } from "./watch.js";
 
 let live = null;
@@ -16,8 +18,10 @@ export function openJob(jobId, which) {
     live?.stop();
     resetWatch();
     resetAnalyze();
+    resetTrialViews();
+    resetRunSummary();
     replace($("#watch"), watchSkeleton());
-    replace($("#analyze"), analyzeSkeleton());
+    replace($("#analyze"), [...analyzeSkeleton(), ...analyzeTrialCards()]);
     $("#compare-a").addEventListener("change", () => onCompareChange(live));
     $("#compare-b").addEventListener("change", () => onCompareChange(live));
     $("#plot-choice").addEventListener("change", () => onPlotChange(live));
@@ -42,8 +46,9 @@ export function closeJob() {
 function render() {
   if (!live?.job) return;
   renderHeader();
+  renderRunSummary(live);
   if (tab === "watch") renderWatch(live);
-  else renderAnalyze(live);
+  else { renderAnalyze(live); renderAnalyzeTrials(live); }
 }
 
 function progressText(job) {

@@ -1,7 +1,7 @@
 // Tables and panels shared by the Watch and Analyze views.
 
 import { barChart } from "./charts.js";
-import { badge, duration, firstValue, h, int, isNum, num, shape } from "./dom.js";
+import { firstValue, h, int, isNum, num, shape } from "./dom.js";
 
 // Health metrics in [0, 1] worth a bar, in the order a person reads them.
 export const HEALTH_METRICS = [
@@ -12,40 +12,6 @@ export const HEALTH_METRICS = [
 export function where(row) {
   if (!row.execution) return "–";
   return row.execution === "gpu_proxy" ? "GPU proxy" : "local";
-}
-
-function elapsed(iso) {
-  const t = Date.parse(iso || "");
-  return Number.isNaN(t) ? null : Math.max(0, (Date.now() - t) / 1000);
-}
-
-// rows: finished trials; current: the running trial (or null). Newest first.
-export function trialTable(rows, { current, bestNumber, selected, onSelect }) {
-  const body = h("tbody");
-  const all = [...rows];
-  if (current && !rows.some((r) => r.number === current.number)) {
-    const planned = current.planned_epochs ?? current.params?.epochs;
-    all.push({ number: current.number, state: "running", epochs_run: current.epochs.length, planned,
-               duration_s: elapsed(current.started_at), val_accuracy: current.epochs.at(-1)?.val_accuracy });
-  }
-  for (const row of all.sort((a, b) => b.number - a.number)) {
-    const classes = [row.number === bestNumber ? "best" : "", row.number === selected ? "selected" : ""].join(" ").trim();
-    const epochs = row.planned ? `${row.epochs_run}/${row.planned}` : int(row.epochs_run);
-    body.append(h("tr", { class: classes || null, dataset: { trial: row.number, state: row.state }, tabindex: 0,
-                           onclick: () => onSelect(row.number), onkeydown: (e) => e.key === "Enter" && onSelect(row.number) }, [
-      h("td", { text: row.number === bestNumber ? `${row.number} ★` : row.number }),
-      h("td", {}, badge(row.state)),
-      h("td", { class: "n", text: num(row.value) }),
-      h("td", { class: "n", text: num(row.val_accuracy) }),
-      h("td", { class: "n", text: num(row.health?.overall_health, 3) }),
-      h("td", { class: "n", text: epochs }),
-      h("td", { class: "n", text: duration(row.duration_s) }),
-      h("td", { text: where(row), title: row.worker || null }),
-    ]));
-  }
-  const head = h("thead", {}, h("tr", {}, ["#", "state", "value", "val acc", "health", "epochs", "duration", "where"]
-    .map((t) => h("th", { text: t }))));
-  return h("div", { class: "scroll" }, h("table", { class: "trials" }, [head, body]));
 }
 
 export function archTable(layers) {

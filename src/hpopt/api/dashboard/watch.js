@@ -3,7 +3,8 @@
 
 import { lineChart, mount } from "./charts.js";
 import { $, h, note, replace } from "./dom.js";
-import { archTable, epochSeries, healthPanel, historySeries, trialTable } from "./tables.js";
+import { renderTrialDetail, renderTrialTable } from "./job_trials.js";
+import { archTable, epochSeries, healthPanel, historySeries } from "./tables.js";
 
 let selected = null; // trial number the user clicked (null: follow the running trial)
 let wanted = new Set(); // trial details being fetched
@@ -42,11 +43,15 @@ export function renderWatch(live) {
     xInteger: true, empty: "the first trial is training…",
   }));
 
-  replace($("#trial-table"), rows.length || live.current
-    ? trialTable(rows, { current: live.current, bestNumber, selected, onSelect: (n) => { selected = selected === n ? null : n; live.changed("select"); } })
-    : note(live.terminal ? "this job finished without trials" : "waiting for the first trial…"));
+  const table = $("#trial-table");
+  table.hidden = !(rows.length || live.current);
+  $("#trial-table-empty").textContent = table.hidden ? (live.terminal ? "this job finished without trials" : "waiting for the first trial…") : "";
+  renderTrialTable(table, live, "watch-trials", selected, (n) => { selected = selected === n ? null : n; live.changed("select"); });
 
-  renderFocus(live, focusNumber(live));
+  const focus = focusNumber(live);
+  $("#trial-detail-title").textContent = focus === null ? "" : `trial ${focus}${selected === null ? "" : " (selected)"}`;
+  renderTrialDetail($("#trial-detail"), live, "trial-detail", focus, false);
+  renderFocus(live, focus);
   renderModels(live, bestNumber);
 }
 
@@ -96,7 +101,12 @@ export function watchSkeleton() {
     h("h3", { id: extra.titleId || null, text: title }), body]);
   return [
     card("Optimization history", h("div", { id: "history-chart", class: "chart-box" }), { wide: true }),
-    card("Trials", h("div", { id: "trial-table" }), { wide: true }),
+    h("section", { class: "card wide" }, [
+      h("h3", { text: "Trials" }), h("p", { id: "trial-table-empty", class: "note" }), h("div", { id: "trial-table" }),
+    ]),
+    h("section", { class: "card wide" }, [
+      h("h3", {}, ["Parameters ", h("small", { id: "trial-detail-title" })]), h("div", { id: "trial-detail" }),
+    ]),
     h("section", { class: "card" }, [
       h("h3", {}, ["Epochs ", h("small", { id: "focus-title" })]),
       h("div", { id: "epoch-accuracy", class: "chart-box" }), h("div", { id: "epoch-loss", class: "chart-box" }),

@@ -10,7 +10,16 @@ from fastapi import Path as PathParam
 
 from hpopt.api.deps import JobDep, ManagerDep, errors
 from hpopt.api.importance import ImportanceCache
-from hpopt.api.schemas import BestTrialOut, CurrentTrialOut, ImportancesOut, TrendsOut, TrialDetailOut, TrialsOut
+from hpopt.api.run_summary import run_summary
+from hpopt.api.schemas import (
+    BestTrialOut,
+    CurrentTrialOut,
+    ImportancesOut,
+    RunSummaryOut,
+    TrendsOut,
+    TrialDetailOut,
+    TrialsOut,
+)
 from hpopt.api.security import require_api_key
 from hpopt.api.trial_detail import trial_detail
 from hpopt.jobs import views
@@ -42,6 +51,17 @@ async def best_trial(record: JobDep, manager: ManagerDep) -> dict:
     """From summary.json once the job ended (with test_accuracy, and the Pareto front in
     pareto mode); from the live trials while it runs."""
     return views.best_trial(record, manager.live(record.job_id), manager.summary(record))
+
+
+@router.get("/run-summary", response_model=RunSummaryOut, summary="A finished run at a glance")
+async def summary_card(record: JobDep, manager: ManagerDep) -> dict:
+    """Best trial with test metrics, counts by state, wall time, the warm-start baseline and the
+    trials at chance level, from summary.json: 404 until the job has ended and written it."""
+    answer = run_summary(record, manager.summary(record), manager.run_dir(record))
+    if answer is None:
+        raise HTTPException(status_code=404, detail=f"job {record.job_id} has no run summary yet (status "
+                            f"{record.status}): it is written when the job ends")
+    return answer
 
 
 @router.get("/trends", response_model=TrendsOut, summary="Value, running best and health per trial")
