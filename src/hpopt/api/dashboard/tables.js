@@ -1,7 +1,7 @@
 // Tables and panels shared by the Watch and Analyze views.
 
 import { barChart } from "./charts.js";
-import { badge, duration, firstValue, h, int, isNum, num, shape } from "./dom.js";
+import { duration, firstValue, h, int, isNum, num, shape, stateBadge } from "./dom.js";
 
 // Health metrics in [0, 1] worth a bar, in the order a person reads them.
 export const HEALTH_METRICS = [
@@ -34,7 +34,7 @@ export function trialTable(rows, { current, bestNumber, selected, onSelect }) {
     body.append(h("tr", { class: classes || null, dataset: { trial: row.number, state: row.state }, tabindex: 0,
                            onclick: () => onSelect(row.number), onkeydown: (e) => e.key === "Enter" && onSelect(row.number) }, [
       h("td", { text: row.number === bestNumber ? `${row.number} ★` : row.number }),
-      h("td", {}, badge(row.state)),
+      h("td", {}, stateBadge(row)),
       h("td", { class: "n", text: num(row.value) }),
       h("td", { class: "n", text: num(row.val_accuracy) }),
       h("td", { class: "n", text: num(row.health?.overall_health, 3) }),
