@@ -21,8 +21,10 @@ import zipfile
 
 import dashboard_browser as browser
 import pytest
-from api_helpers import ApiServer, clean_env, wait_status
+from api_helpers import ApiServer, clean_env, wait_for, wait_status
 from dashboard_screenshots import save_view
+
+from hpopt.jobs.launcher import lock_held
 
 KEY = "dashboard-e2e-key-3b9f"
 # 3 trials of at most 2 epochs on digits; plots for the best trial only (they take seconds)
@@ -56,6 +58,20 @@ def chromium():
 @pytest.fixture(scope="module")
 def page(chromium):
     context = chromium.new_context(viewport=browser.LAPTOP, accept_downloads=True)
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda error: errors.append(str(error)))
+    tab.set_default_timeout(30_000)
+    yield tab
+    context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+@pytest.fixture(scope="module")
+def keyed_page(chromium):
+    """A page whose browser already holds the key (tests that do not start from a first visit)."""
+    context = chromium.new_context(viewport=browser.LAPTOP)
+    context.add_init_script(f"localStorage.setItem('hpopt.apiKey', '{KEY}')")
     tab = context.new_page()
     errors: list[str] = []
     tab.on("pageerror", lambda error: errors.append(str(error)))
@@ -228,9 +244,10 @@ def finished_job(server) -> str:
         return job["job_id"]
 
 
-def test_every_view_passes_axe_and_is_saved_as_a_screenshot(server, page):
+def test_every_view_passes_axe_and_is_saved_as_a_screenshot(server, keyed_page):
     from axe_playwright_python.sync_playwright import Axe
 
+    page = keyed_page
     job_id = finished_job(server)
     page.set_viewport_size(browser.LAPTOP)
     axe = Axe()
@@ -275,7 +292,8 @@ def assert_counts_match_summary(server, page, job_id: str, total: int) -> dict:
     return summary
 
 
-def test_server_restart_then_stop_and_resume_keep_the_page_true(server, page):
+def test_server_restart_then_stop_and_resume_keep_the_page_true(server, keyed_page):
+    page = keyed_page
     total = 4
     with server.client(**{"X-API-Key": KEY}) as client:
         job = client.post("/optimize", json={"dataset": "digits", "trials": total, "max_epochs": 2,
@@ -293,10 +311,14 @@ def test_server_restart_then_stop_and_resume_keep_the_page_true(server, page):
     banner = page.locator("#connection-banner")
     banner.wait_for(state="visible", timeout=20_000)
     assert banner.get_attribute("role") == "alert" and banner.inner_text() == "Lost connection to the server - retrying..."
+    # the job process notices, stops its trial and ends; the page hears nothing until the server is back
+    lock = server.results_dir / ".hpopt_jobs" / job_id / "job.lock"
+    wait_for(lambda: not lock_held(lock), 120, "the orphaned job process to end")
     server.restart_on_same_port()
     page.wait_for_selector("#job-status .s-interrupted", timeout=120_000)
     banner.wait_for(state="hidden", timeout=20_000)
     assert not page.locator('#trial-table tr[data-state="running"]').count(), "a trial still shows running"
+    assert ", epoch" not in page.inner_text("#job-progress") and "training" not in page.inner_text("#focus-title")
     assert page.evaluate("window.__sameDocument === true"), "the page was reloaded"
     assert_counts_match_summary(server, page, job_id, total)
 
