@@ -89,6 +89,12 @@ class ApiServer:
     def client(self, **headers: str) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=60, headers=headers)
 
+    def restart_on_same_port(self, timeout: float = 60) -> "ApiServer":
+        """Start again where it listened (after kill or stop): an open page finds it at the same URL."""
+        port = self.url.rsplit(":", 1)[1].strip("/")
+        self.args = [f"port={port}" if arg.startswith("port=") else arg for arg in self.args]
+        return self.start(timeout)
+
     def kill(self) -> None:
         """SIGKILL, as a crash or an OOM kill would: no shutdown code runs."""
         if self.proc and self.proc.poll() is None:

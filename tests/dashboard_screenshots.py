@@ -1,12 +1,16 @@
 """Screenshots of the dashboard for the README, taken from the real page.
 
+The browser test (tests/test_dashboard_e2e.py) saves one of every view of a finished job
+with ``save_view`` (jobs.png, launch.png, watch.png, analyze.png) on each run. This script
+adds the views of a job while it trains:
+
     .venv/bin/python tests/dashboard_screenshots.py [docs/screenshots]
 
 Starts ``src/api_server.py`` on a free port with an empty results folder, launches a
 small digits job from the Launch form in headless Chromium (laptop size, 1366x768),
-and saves launch.png (with the API's message for a bad value beside its field),
-watch.png (while the job trains) and analyze.png (once it completed), plus
-watch-phone.png at 390x844. Takes about a minute; not part of the test run.
+and saves launch-error.png (with the API's message for a bad value beside its field),
+watch-live.png (while the job trains), plus watch-phone.png at 390x844. Takes about a
+minute; not part of the test run.
 """
 
 from __future__ import annotations
@@ -22,6 +26,15 @@ import dashboard_browser as browser  # noqa: E402
 from api_helpers import REPO, ApiServer, clean_env  # noqa: E402
 
 SETTINGS = {"trials": "10", "max_epochs_per_trial": "4", "min_epochs_per_trial": "2"}
+SCREENSHOTS = REPO / "docs" / "screenshots"
+
+
+def save_view(page, name: str, out: Path = SCREENSHOTS) -> Path:
+    """The whole page as docs/screenshots/<name>.png (what the README shows)."""
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
 
 
 def main(out: Path) -> None:
@@ -39,10 +52,10 @@ def main(out: Path) -> None:
                 for name, value in SETTINGS.items():
                     page.fill(f"#f-{name}", value)
                 page.select_option("#f-mode", "health")
-                page.fill("#f-health_weight", "1.5")
+                page.fill("#f-health_weight", "1.5")  # enabled in health mode only
                 page.click("#launch")
                 page.wait_for_selector('[data-error-for="health_weight"]:not(:empty)')
-                page.screenshot(path=str(out / "launch.png"))
+                page.screenshot(path=str(out / "launch-error.png"))
                 page.fill("#f-health_weight", "0.3")
                 page.click("#launch")
                 page.wait_for_url("**/#/job/*")
@@ -50,17 +63,10 @@ def main(out: Path) -> None:
                                        " && document.querySelector('#trial-table tr[data-state=\"running\"]')"
                                        " && document.querySelectorAll('#epoch-accuracy .s-val circle').length >= 2"
                                        " && document.querySelectorAll('#current-arch tbody tr').length > 0", timeout=300_000)
-                page.screenshot(path=str(out / "watch.png"), full_page=True)
+                page.screenshot(path=str(out / "watch-live.png"), full_page=True)
                 page.set_viewport_size(browser.PHONE)
                 time.sleep(0.5)
                 page.screenshot(path=str(out / "watch-phone.png"))
-                page.set_viewport_size(browser.LAPTOP)
-                page.wait_for_selector("#job-status .s-completed", timeout=600_000)
-                page.click("#tab-analyze")
-                page.wait_for_selector("#importances svg .bar")
-                page.wait_for_function("() => [...document.querySelectorAll('#plots img')].filter(i => i.naturalWidth > 0).length >= 4")
-                time.sleep(0.5)
-                page.screenshot(path=str(out / "analyze.png"), full_page=True)
                 chromium.close()
         finally:
             server.stop()
@@ -68,4 +74,4 @@ def main(out: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else REPO / "docs" / "screenshots")
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else SCREENSHOTS)

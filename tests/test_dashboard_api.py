@@ -241,3 +241,30 @@ def test_trial_rows_mark_the_warm_start_baseline():
     study.enqueue_trial({"x": 1.0}, user_attrs={WARM_START_ATTR: True})
     study.optimize(lambda t: t.suggest_float("x", 0, 2), n_trials=2)
     assert [trial_row(t)["warm_start"] for t in study.trials] == [True, False]
+
+
+def test_a_submit_with_several_mistakes_names_them_all(authed):
+    answer = authed.post("/optimize", json={"trials": "0", "health_weight": "2", "max_epochs": "0"})
+    assert answer.status_code == 422
+    problems = {d["loc"][1]: d["msg"] for d in answer.json()["detail"]}
+    assert set(problems) == {"trials", "health_weight", "max_epochs_per_trial"}
+    assert problems["trials"].startswith("trials=0 is out of range")
+    # a default that clashes once a bad key is set aside is not reported as the body's mistake
+    clash = authed.post("/optimize", json={"min_epochs_per_trial": "9", "max_epochs_per_trial": "3"}).json()
+    assert [d["loc"][1] for d in clash["detail"]] == ["min_epochs_per_trial"]
+
+
+def test_a_stopped_trial_is_listed_but_not_counted_as_finished(server, authed):
+    job = authed.post("/optimize", json={**TINY, "trials": 3, "run_name": "stopped_run"}).json()
+    stopped = {**_row(1, 0.0, {"lr": 0.1}), "state": "stopped", "value": None, "stop_reason": "user"}
+    events = [{"type": "job_started", "attempt": 1, "directions": ["maximize"]},
+              {"type": "trial_finished", "trial": 0, "row": _row(0, 0.8, {"lr": 0.01})},
+              {"type": "trial_finished", "trial": 1, "row": stopped}]
+    log = server.results_dir / ".hpopt_jobs" / job["job_id"] / "events.jsonl"
+    log.write_text("".join(json.dumps({"time": "2026-01-01T00:00:00Z", **e}) + "\n" for e in events))
+    progress = authed.get(f"/jobs/{job['job_id']}").json()["progress"]
+    assert (progress["trials_finished"], progress["n_complete"], progress["n_failed"], progress["n_stopped"]) == (
+        1, 1, 0, 1)
+    rows = authed.get(f"/jobs/{job['job_id']}/trials").json()["trials"]
+    assert [(r["number"], r["state"], r.get("stop_reason")) for r in rows] == [
+        (0, "complete", None), (1, "stopped", "user")]

@@ -64,5 +64,6 @@ class TerminalProgress(RunListener):
             tqdm.write(f"best: trial {best['number']} value={value} "
                        f"val_acc={best['val_accuracy']:.4f}" + (f" test_acc={test:.4f}" if test is not None else "")
                        + f" | {summary['n_complete']} complete, {summary['n_pruned']} pruned, "
-                       f"{summary.get('n_no_learning', 0)} no learning, {summary['n_failed']} failed",
+                       f"{summary.get('n_no_learning', 0)} no learning, {summary['n_failed']} failed"
+                       + (f", {summary['n_stopped']} stopped" if summary.get("n_stopped") else ""),
                        file=sys.stderr)

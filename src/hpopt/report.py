@@ -115,6 +115,7 @@ def write_report(run_dir: Path, summary: dict[str, Any], plots: dict[str, Any]) 
         "",
         f"{summary['n_trials']} trials: {summary['n_complete']} complete, {summary['n_pruned']} pruned, "
         f"{summary.get('n_no_learning', 0)} stopped at chance level (no learning), {summary['n_failed']} failed, "
+        f"{summary.get('n_stopped', 0)} stopped by a stop request (not counted), "
         f"in {summary['wall_s']:.0f} s.",
         "",
         *_timing_lines(summary),

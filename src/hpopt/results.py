@@ -20,30 +20,23 @@ from optuna.trial import FrozenTrial, TrialState
 from hpopt.jsonutil import to_jsonable, write_json
 from hpopt.layout import RunLayout
 from hpopt.search_space import WARM_START_ATTR
-from hpopt.trial_record import CLAIM_ATTR, INTERRUPTED_ATTR, SCORE_ATTR, STOP_REASON_ATTR, TrialRecord
+from hpopt.trial_record import (
+    CLAIM_ATTR,
+    INTERRUPTED_ATTR,
+    SCORE_ATTR,
+    STOP_REASON_ATTR,
+    TrialRecord,
+    state_counts,
+    trial_state,
+)
 
 if TYPE_CHECKING:
     from hpopt.config import OptimizationConfig
 
 logger = logging.getLogger(__name__)
 
-STATE_NAMES = {
-    TrialState.COMPLETE: "complete",
-    TrialState.PRUNED: "pruned",
-    TrialState.FAIL: "failed",
-    TrialState.RUNNING: "running",
-    TrialState.WAITING: "waiting",
-}
 CSV_FIELDS = ("number", "state", "value", "val_accuracy", "overall_health", "epochs_run", "duration_s",
               "param_count", "execution", "worker", "started_at", "finished_at")
-
-
-def _state_name(trial: FrozenTrial) -> str:
-    """Optuna's state, except that a trial stopped at chance level reads "no_learning" (Optuna
-    stores it as PRUNED: it ended early and its last value stands)."""
-    if trial.state == TrialState.PRUNED and trial.user_attrs.get(STOP_REASON_ATTR) == "no_learning":
-        return "no_learning"
-    return STATE_NAMES.get(trial.state, trial.state.name.lower())
 
 
 def _iso(value: Any) -> Optional[str]:
@@ -58,7 +51,7 @@ def trial_row(trial: FrozenTrial) -> dict[str, Any]:
     values = trial.values
     return to_jsonable({
         "number": trial.number,
-        "state": _state_name(trial),
+        "state": trial_state(trial),
         "value": (values[0] if len(values) == 1 else list(values)) if values else None,
         "val_accuracy": record.val_accuracy,
         "params": dict(trial.params),
@@ -150,7 +143,7 @@ def write_hyperparameters(path: Path, trial: FrozenTrial, config: "OptimizationC
 def build_summary(*, run_name: str, config: "OptimizationConfig", study: optuna.Study, rows: list[dict],
                   wall_s: float, best: list[FrozenTrial], test_metrics: Optional[dict], dataset_summary: dict,
                   interrupted: bool) -> dict[str, Any]:
-    states = [row["state"] for row in rows]
+    counts = state_counts(row["state"] for row in rows)
     best_row = next((row for row in rows if best and row["number"] == best[0].number), None)
     summary: dict[str, Any] = {
         "run_name": run_name,
@@ -162,10 +155,11 @@ def build_summary(*, run_name: str, config: "OptimizationConfig", study: optuna.
         "directions": [d.name.lower() for d in study.directions],
         "data": dataset_summary,
         "n_trials": len(rows),
-        "n_complete": states.count("complete"),
-        "n_pruned": states.count("pruned"),
-        "n_no_learning": states.count("no_learning"),
-        "n_failed": states.count("failed"),
+        "n_complete": counts["n_complete"],
+        "n_pruned": counts["n_pruned"],
+        "n_no_learning": counts["n_no_learning"],
+        "n_failed": counts["n_failed"],
+        "n_stopped": counts["n_stopped"],  # cut by a stop: listed, not counted towards the trials cap
         "wall_s": round(wall_s, 3),
         "interrupted": interrupted,
         "best_trial": dict(best_row, **(test_metrics or {})) if best_row else None,

@@ -42,6 +42,7 @@ from hpopt.trial_loop import (  # noqa: E402  (re-exported: benchmarks and tests
     route_optuna_logs,
 )
 from hpopt.trial_objective import pruning_applies  # noqa: E402
+from hpopt.trial_record import STOPPED_STATE  # noqa: E402
 from hpopt.worker_pool import run_worker_pool  # noqa: E402
 
 if TYPE_CHECKING:
@@ -142,6 +143,7 @@ def _run(config: "OptimizationConfig", listener: RunListener, clock: RunClock, w
     })
     logger.info("run %s: %d trials to run (%d already done) on %s", run_name, remaining, already, dataset.summary())
     started = time.perf_counter()
+    earlier = {trial.number for trial in study.get_trials(deepcopy=False)}
     interrupted = False
     try:
         if remaining and config.workers > 1:
@@ -155,6 +157,7 @@ def _run(config: "OptimizationConfig", listener: RunListener, clock: RunClock, w
     search_ended_at = time.time()
     summary = finalize_run(config, study, dataset, run_dir, time.perf_counter() - started, interrupted,
                            clock=clock, search_ended_at=search_ended_at, warnings=warnings)
+    _report_stopped_trials(listener, summary, earlier)
     listener.on_run_finished(summary)
     if interrupted:
         raise KeyboardInterrupt
@@ -166,6 +169,14 @@ def _run(config: "OptimizationConfig", listener: RunListener, clock: RunClock, w
                     "for a trial: raise it")
         raise NoCompleteTrialsError(f"no trial completed ({summary['n_trials']} trials){hint}; see {run_dir}")
     return run_dir
+
+
+def _report_stopped_trials(listener: RunListener, summary: dict[str, Any], earlier: set[int]) -> None:
+    """A trial cut by a stop ends in a KeyboardInterrupt, which skips Optuna's callbacks: report its
+    row (state "stopped") here, so live views list it as summary.json does."""
+    for row in summary["trials"]:
+        if row.get("state") == STOPPED_STATE and row.get("number") not in earlier:
+            listener.on_trial_finished(row)
 
 
 def finalize_run(config: "OptimizationConfig", study: optuna.Study, dataset: Any, run_dir: Path,

@@ -220,10 +220,13 @@ def retried_numbers(trials: list[optuna.trial.FrozenTrial]) -> dict[int, int]:
 
 
 def gave_way(trial: optuna.trial.FrozenTrial) -> bool:
-    """A trial that ended untrained because it was over the cap, after the deadline or repeated a
-    configuration: not a trial of the run (never counted, never listed in summaries)."""
+    """A trial that ended untrained because it was over the cap, after the deadline, repeated a
+    configuration or met a stop before it sampled: not a trial of the run (never counted, never
+    listed in summaries)."""
     attrs = trial.user_attrs
-    return bool(attrs.get(OVER_CAP_ATTR) or attrs.get(AFTER_DEADLINE_ATTR)) or attrs.get(DUPLICATE_ATTR) is not None
+    stopped_unsampled = bool(attrs.get(INTERRUPTED_ATTR)) and CLAIM_ATTR not in attrs
+    return (bool(attrs.get(OVER_CAP_ATTR) or attrs.get(AFTER_DEADLINE_ATTR)) or attrs.get(DUPLICATE_ATTR) is not None
+            or stopped_unsampled)
 
 
 def counts_towards_cap(trial: optuna.trial.FrozenTrial, retried: dict[int, int], *, in_flight: bool) -> bool:

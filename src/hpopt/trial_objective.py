@@ -32,6 +32,7 @@ from hpopt.trial_record import (
     WORKER_ATTR,
     WORKER_NS_ATTR,
     TrialRecord,
+    stop_reason_of,
 )
 
 if TYPE_CHECKING:
@@ -121,6 +122,7 @@ class TrialObjective:
             return self.executor.run(spec, self.data, reporter)
         except KeyboardInterrupt:
             trial.set_user_attr(INTERRUPTED_ATTR, True)
+            trial.set_user_attr(STOP_REASON_ATTR, stop_reason_of(interrupts.STOP.reason))  # state "stopped"
             trial.set_user_attr("finished_at", utc_stamp())
             raise
         except Exception as error:  # a crashing trial (OOM, bad shapes) must not end the study

@@ -9,7 +9,7 @@ uses the attribute names defined here. Light: no Optuna import at module level.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Iterable, Optional
 
 if TYPE_CHECKING:
     import optuna
@@ -26,9 +26,46 @@ OVER_CAP_ATTR = "over_cap"  # gave way: another worker started the last allowed 
 AFTER_DEADLINE_ATTR = "after_deadline"  # gave way: sampled in the instant the run's deadline passed
 DUPLICATE_ATTR = "duplicate_of"  # gave way: repeats the configuration of that trial
 # Why a trial ended early when it is not the pruner's doing: "no_learning" (at chance level, state
-# pruned) or "deadline" (the run's timeout: state complete, with its best epoch).
+# pruned), "deadline" (the run's timeout: state complete, with its best epoch), or for a trial cut by
+# a stop (state stopped): "user" (an API stop or Ctrl-C) or "server" (the API server went away).
 STOP_REASON_ATTR = "stop_reason"
 SCORE_ATTR = "score"
+
+# ---- one rule for a trial's state and the counts derived from it ------------------------------
+# The states summary.json, trials.csv, the API and the dashboard use. "stopped": cut by a stop
+# request (Optuna stores it as FAIL); it does not count towards the trials cap, so a resumed run
+# trains another trial in its place, and it is listed, never counted as finished or failed.
+FINISHED_STATES = ("complete", "pruned", "no_learning", "failed")  # count towards the trials cap
+STOPPED_STATE = "stopped"
+STOPPED_BY_USER, STOPPED_BY_SERVER = "user", "server"
+_OPTUNA_STATE_NAMES = {"COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "failed", "RUNNING": "running",
+                       "WAITING": "waiting"}
+
+
+def stop_reason_of(interrupt_reason: str) -> str:
+    """The stop_reason of a trial cut by a stop requested for ``interrupt_reason`` (hpopt.interrupts):
+    an API stop ("stop") or Ctrl-C ("interrupted") is the user's; anything else the server's."""
+    return STOPPED_BY_USER if interrupt_reason in ("stop", "interrupted") else STOPPED_BY_SERVER
+
+
+def trial_state(trial: "optuna.trial.FrozenTrial") -> str:
+    """Optuna's state, except: a trial stopped at chance level reads "no_learning" (Optuna stores it as
+    PRUNED: it ended early and its last value stands), one cut by a stop reads "stopped"."""
+    attrs = trial.user_attrs
+    name = _OPTUNA_STATE_NAMES.get(trial.state.name, trial.state.name.lower())
+    if name == "pruned" and attrs.get(STOP_REASON_ATTR) == "no_learning":
+        return "no_learning"
+    if name == "failed" and attrs.get(INTERRUPTED_ATTR):
+        return STOPPED_STATE
+    return name
+
+
+def state_counts(states: Iterable[Optional[str]]) -> dict[str, int]:
+    """Progress as every view shows it: n_finished (the trials that count towards the cap), per
+    state counts, and n_stopped (listed, not counted)."""
+    states = list(states)
+    counts = {f"n_{state}": states.count(state) for state in (*FINISHED_STATES, STOPPED_STATE)}
+    return {"n_finished": sum(counts[f"n_{state}"] for state in FINISHED_STATES), **counts}
 
 
 @dataclass

@@ -37,12 +37,20 @@ FLAT_EXAMPLE = {"dataset": "digits", "trials": 3, "max_epochs": 2, "min_epochs_p
 JOBS_DIR_NAME = ".hpopt_jobs"  # <results_dir>/.hpopt_jobs: the server's per-job records (ApiSettings.jobs_dir)
 
 
-class RequestError(ValueError):
-    """A body the config model rejects; ``key`` is the field to blame (None: the body)."""
+MAX_PROBLEMS = 20  # a form with more mistakes than this gets the first 20
 
-    def __init__(self, message: str, key: Optional[str] = None, value: Any = None) -> None:
+
+class RequestError(ValueError):
+    """A body the config model rejects; ``key`` is the field to blame (None: the body).
+
+    ``problems`` lists every (message, key) found, the first being this error's own, so a
+    form can show all its mistakes after one submit."""
+
+    def __init__(self, message: str, key: Optional[str] = None, value: Any = None,
+                 problems: Optional[list[tuple[str, Optional[str]]]] = None) -> None:
         super().__init__(message)
         self.key, self.value = key, value
+        self.problems = problems or [(message, key)]
 
 
 def _blamed_key(message: str) -> Optional[str]:
@@ -110,14 +118,43 @@ def config_from_body(body: Any, results_dir: Path, env_file: Optional[str] = ".e
         raise RequestError(str(exc), exc.key) from None
     _refuse_pickled_npz(values)
     values["results_dir"] = str(results_dir)
-    try:
-        config = load_config(values, environ=os.environ, env_file=env_file)
-    except ConfigError as exc:
-        message = str(exc)
-        key = _blamed_key(message)
-        raise RequestError(message, key, values.get(key) if key else None) from None
+    config = _load_reporting_all(values, env_file)
     _refuse_reserved_names(config, results_dir, data_roots)
     return config
+
+
+def _without_key(values: dict[str, Any], key: str) -> Optional[dict[str, Any]]:
+    """``values`` less ``key`` (however it was spelled), or None when no entry names it."""
+    def canonical(name: str) -> str:
+        name = str(name).strip().lower().replace("-", "_")
+        return ALIASES.get(name, name)
+
+    kept = {k: v for k, v in values.items() if canonical(k) != key}
+    return kept if len(kept) < len(values) else None
+
+
+def _load_reporting_all(values: dict[str, Any], env_file: Optional[str]) -> OptimizationConfig:
+    """load_config, but a rejected body names every bad key, not only the first: the blamed key
+    is left out (its default stands in) and the rest checked again, as often as it takes."""
+    problems: list[tuple[str, Optional[str], Any]] = []
+    remaining: Optional[dict[str, Any]] = values
+    while remaining is not None and len(problems) < MAX_PROBLEMS:
+        try:
+            config = load_config(remaining, environ=os.environ, env_file=env_file)
+        except ConfigError as exc:
+            message = str(exc)
+            key = _blamed_key(message)
+            kept = _without_key(remaining, key) if key else None
+            if problems and kept is None:
+                break  # a default clashing with what is left: not a mistake of the body
+            problems.append((message, key, values.get(key) if key else None))
+            remaining = kept
+            continue
+        if not problems:
+            return config
+        break
+    message, key, value = problems[0]
+    raise RequestError(message, key, value, problems=[(m, k) for m, k, _ in problems])
 
 
 def _refuse_reserved_names(config: OptimizationConfig, results_dir: Path, data_roots: Optional[Sequence[Path]]) -> None:

@@ -86,6 +86,8 @@ class ProgressOut(BaseModel):
     n_pruned: int
     n_no_learning: int = Field(default=0, description="trials stopped at chance level after their warm-up")
     n_failed: int
+    n_stopped: int = Field(default=0, description="trials cut by a stop (stop_reason user or server): listed, "
+                                                  "not counted in trials_finished; a resume runs others in their place")
     current_trial: Optional[int] = None
     current_epoch: Optional[int] = None
     best_value: Number = None

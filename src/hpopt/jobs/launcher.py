@@ -103,6 +103,11 @@ class JobProcess:
         """SIGINT: the runner ends the running trial and writes the finished trials' results."""
         self._signal(signal.SIGINT if os.name == "posix" else signal.CTRL_C_EVENT)  # type: ignore[attr-defined]
 
+    def terminate(self) -> None:
+        """SIGTERM: as interrupt(), but the job knows the server, not a user, stopped it (its
+        running trial reads stop_reason "server", not "user")."""
+        self._signal(signal.SIGTERM if os.name == "posix" else signal.CTRL_C_EVENT)  # type: ignore[attr-defined]
+
     def kill(self) -> None:
         """SIGKILL to the job's whole process group: worker processes (workers=N) go with it."""
         self._signal(signal.SIGKILL if os.name == "posix" else signal.SIGTERM, group=os.name == "posix")

@@ -11,6 +11,7 @@ from typing import Any, Optional
 
 from hpopt.jobs.event_log import EventTail
 from hpopt.scoring import improves
+from hpopt.trial_record import state_counts
 
 __all__ = ["JobLive", "best_of", "trends_of", "first_value"]
 
@@ -129,7 +130,4 @@ class JobLive:
         return [self.trials[n] for n in sorted(self.trials)]
 
     def counts(self) -> dict[str, int]:
-        states = [row.get("state") for row in self.trials.values()]
-        return {"n_finished": len(states), "n_complete": states.count("complete"),
-                "n_pruned": states.count("pruned"), "n_no_learning": states.count("no_learning"),
-                "n_failed": states.count("failed")}
+        return state_counts(row.get("state") for row in self.trials.values())

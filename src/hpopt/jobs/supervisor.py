@@ -198,7 +198,7 @@ class Supervisor:
         self.closing = True
         for job_id, proc in list(self.procs.items()):
             logger.info("server stopping: interrupting job %s", job_id)
-            proc.interrupt()
+            proc.terminate()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.manager.settings.stop_grace_s
         while self.procs and loop.time() < deadline:

@@ -15,6 +15,7 @@ from hpopt.jobs.live_state import JobLive, best_of, first_value, trends_of
 from hpopt.jobs.store import JobRecord
 from hpopt.layout import RunLayout
 from hpopt.masking import masked_config
+from hpopt.trial_record import state_counts
 
 __all__ = ["SummaryCache", "job_view", "trial_rows", "current_trial", "best_trial", "trends"]
 
@@ -69,10 +70,9 @@ def trial_rows(record: JobRecord, live: JobLive, summary: Optional[dict[str, Any
 
 
 def _counts(rows: list[dict[str, Any]]) -> dict[str, int]:
-    states = [r.get("state") for r in rows]
-    return {"trials_finished": sum(s in ("complete", "pruned", "no_learning", "failed") for s in states),
-            "n_complete": states.count("complete"), "n_pruned": states.count("pruned"),
-            "n_no_learning": states.count("no_learning"), "n_failed": states.count("failed")}
+    """summary.json's counts (hpopt.trial_record.state_counts); trials_finished counts towards the cap."""
+    counts = state_counts(r.get("state") for r in rows)
+    return {"trials_finished": counts.pop("n_finished"), **counts}
 
 
 def job_view(record: JobRecord, live: JobLive, summary: Optional[dict[str, Any]],

@@ -1,5 +1,10 @@
 // The API client: every request carries the API key when the server wants one.
 // The key lives in localStorage (asked once per browser); a 401 asks again and retries.
+// Cancel on that dialog blocks the client: no request leaves (pollers pause) and no dialog
+// opens again until a key is given (the "API key needed" banner offers one button for it).
+// A request the network refuses shows the connection banner; the next answer hides it.
+
+import { connection } from "./connection.js";
 
 const KEY_STORE = "hpopt.apiKey";
 
@@ -17,6 +22,7 @@ let asking = null; // one dialog at a time, however many requests got a 401
 
 export const auth = {
   required: false,
+  blocked: false, // the user cancelled the key dialog: nothing is sent until a key is given
   get key() {
     try { return localStorage.getItem(KEY_STORE) || ""; } catch { return ""; }
   },
@@ -24,16 +30,34 @@ export const auth = {
     try { key ? localStorage.setItem(KEY_STORE, key) : localStorage.removeItem(KEY_STORE); } catch { /* private mode */ }
   },
   onPrompt(fn) { askKey = fn; },
-  // Ask for a key (again); resolves true when the user gave one.
-  async prompt(reason) {
+  // Ask for a key (again); resolves true when the user gave one, blocks the client when not.
+  // refused: the server just answered 401 (a dismissed dialog then blocks even with a key stored).
+  async prompt(reason, refused = false) {
     if (!asking) {
       asking = askKey(reason).finally(() => { asking = null; });
     }
     const key = await asking;
     if (key) auth.set(key);
+    if (key) setBlocked(false);
+    else if (refused || !auth.key) setBlocked(true);
     return Boolean(key);
   },
 };
+
+const blockListeners = new Set();
+
+// fn(blocked) runs whenever the client becomes blocked or unblocked.
+export function onAuthChange(fn) {
+  blockListeners.add(fn);
+}
+
+function setBlocked(blocked) {
+  if (auth.blocked === blocked) return;
+  auth.blocked = blocked;
+  for (const fn of blockListeners) fn(blocked);
+}
+
+export const KEY_NEEDED = "API key needed";
 
 function headers(extra = {}) {
   const out = { ...extra };
@@ -48,10 +72,18 @@ async function send(path, options = {}, retried = false) {
     init.body = JSON.stringify(options.body);
     init.headers["Content-Type"] = "application/json";
   }
-  const response = await fetch(path, init);
-  if (response.status === 401 && !retried) {
+  if (auth.blocked) throw new ApiError(401, KEY_NEEDED); // no request, and no dialog, until a key is given
+  let response;
+  try {
+    response = await fetch(path, init);
+  } catch (error) {
+    connection.lost();
+    throw error;
+  }
+  connection.back();
+  if (response.status === 401 && !retried && !auth.blocked) {
     const reason = auth.key ? "The server refused this API key." : "This server needs an API key.";
-    if (await auth.prompt(reason)) return send(path, options, true);
+    if (await auth.prompt(reason, true)) return send(path, options, true);
   }
   if (!response.ok) {
     let detail = `HTTP ${response.status}`;

@@ -1,7 +1,7 @@
 // Entry: the API-key dialog and a hash router over the views
 // (#/jobs, #/launch, #/job/<id> = Watch, #/job/<id>/analyze = Analyze).
 
-import { api, auth } from "./api.js";
+import { api, auth, onAuthChange } from "./api.js";
 import { $ } from "./dom.js";
 import { closeJob, openJob } from "./job.js";
 import { hideJobs, showJobs } from "./jobs.js";
@@ -62,12 +62,24 @@ function showGpuProxy(health) {
 }
 
 function watchGpuProxy() {
-  setInterval(() => { api("/health").then(showGpuProxy).catch(() => { /* the next tick tries again */ }); },
-    PROXY_REFRESH_MS);
+  setInterval(() => {
+    if (auth.blocked) return; // no polling until a key is given
+    api("/health").then(showGpuProxy).catch(() => { /* the next tick tries again */ });
+  }, PROXY_REFRESH_MS);
+}
+
+// Cancel on the key dialog: a banner with one button to enter the key; the views wait for it.
+function watchAuth() {
+  $("#auth-enter").addEventListener("click", () => auth.prompt("Enter the server's API key (kept in this browser)."));
+  onAuthChange((blocked) => {
+    $("#auth-banner").hidden = !blocked;
+    if (!blocked) { closeJob(); route(); } // a key at last: load the view anew
+  });
 }
 
 async function boot() {
   auth.onPrompt(askKey);
+  watchAuth();
   $("#key-button").addEventListener("click", async () => {
     if (await auth.prompt("Enter the server's API key (kept in this browser).")) route();
   });

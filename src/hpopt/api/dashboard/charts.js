@@ -1,5 +1,7 @@
 // SVG charts drawn by hand: line/point charts, a scatter plot and horizontal bars.
 // Colours come from CSS classes (style.css), so the page needs no inline styles.
+// Each chart is role="img" with an aria-label that says in words what it shows (the
+// caller's opts.label, else a summary of its series), for screen readers and axe.
 // Charts are drawn at their container's pixel width, and redrawn when it changes,
 // so text stays readable on a phone instead of being scaled down with the picture.
 
@@ -44,9 +46,24 @@ function label(v) {
   return String(+v.toPrecision(4));
 }
 
+const short = (v) => (Number.isFinite(v) ? String(+v.toPrecision(3)) : "–");
+
+// "val_accuracy by epoch. accuracy: 3 points, from 0.52 to 0.81 (last 0.81 at 3)..."
+export function describeSeries(series, opts = {}) {
+  const what = `${opts.yLabel || "value"} by ${opts.xLabel || "x"}`;
+  const parts = series.filter((se) => se.points.some((p) => Number.isFinite(p.y))).map((se) => {
+    const pts = se.points.filter((p) => Number.isFinite(p.y));
+    const ys = pts.map((p) => p.y);
+    const last = pts.at(-1);
+    return `${se.label || "points"}: ${pts.length} point${pts.length === 1 ? "" : "s"}, from ${short(Math.min(...ys))} to ${short(Math.max(...ys))}`
+      + ` (last ${short(last.y)} at ${opts.xLabel || "x"} ${short(last.x)})`;
+  });
+  return `${what}. ${parts.length ? parts.join("; ") : opts.empty || "no data yet"}`;
+}
+
 // Axes, grid and scales for a plot area; returns {svg, x(), y()}.
 function frame(width, height, xDomain, yDomain, opts) {
-  const svg = s("svg", { width, height, viewBox: `0 0 ${width} ${height}`, class: "chart", role: "img" });
+  const svg = s("svg", { width, height, viewBox: `0 0 ${width} ${height}`, class: "chart", role: "img", "aria-label": opts.ariaLabel });
   const iw = width - PAD.left - PAD.right, ih = height - PAD.top - PAD.bottom;
   const x = (v) => PAD.left + ((v - xDomain[0]) / (xDomain[1] - xDomain[0])) * iw;
   const y = (v) => PAD.top + ih - ((v - yDomain[0]) / (yDomain[1] - yDomain[0])) * ih;
@@ -85,7 +102,7 @@ export function lineChart(width, height, series, opts = {}) {
   const xs = all.map((p) => p.x), ys = all.map((p) => p.y);
   const xDomain = opts.xDomain || extent(xs, 0.03);
   const yDomain = opts.yDomain || extent(ys, 0.08);
-  const { svg, x, y } = frame(width, height, xDomain, yDomain, opts);
+  const { svg, x, y } = frame(width, height, xDomain, yDomain, { ...opts, ariaLabel: opts.label || describeSeries(series, opts) });
   for (const se of series) {
     const pts = se.points.filter((p) => Number.isFinite(p.y));
     const g = s("g", { class: `series ${se.cls || ""}` });
@@ -111,7 +128,9 @@ export function lineChart(width, height, series, opts = {}) {
 export function barChart(width, items, opts = {}) {
   const rowH = 22, labelW = Math.min(170, Math.max(70, width * 0.38));
   const height = Math.max(40, items.length * rowH + 10);
-  const svg = s("svg", { width, height, viewBox: `0 0 ${width} ${height}`, class: "chart bars", role: "img" });
+  const summary = items.length ? items.slice(0, 12).map((i) => `${i.label} ${i.text ?? short(i.value)}`).join("; ") : opts.empty || "no data";
+  const svg = s("svg", { width, height, viewBox: `0 0 ${width} ${height}`, class: "chart bars", role: "img",
+                         "aria-label": opts.label || `bars: ${summary}${items.length > 12 ? `; and ${items.length - 12} more` : ""}` });
   const max = opts.max || Math.max(1e-12, ...items.map((i) => i.value || 0));
   const bw = width - labelW - 64;
   items.forEach((item, i) => {

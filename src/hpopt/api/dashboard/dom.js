@@ -73,8 +73,19 @@ export function firstValue(row) {
   return isNum(v) ? v : null;
 }
 
-export function badge(status) {
-  return h("span", { class: `badge s-${status}`, text: status });
+export function badge(status, text = status, title = null) {
+  return h("span", { class: `badge s-${status}`, text, title });
+}
+
+// A trial's state in words: a stopped trial says who stopped it (stop_reason user | server).
+export function stateText(row) {
+  if (row?.state !== "stopped") return row?.state ?? "–";
+  return row.stop_reason === "server" ? "stopped: server went away" : "stopped by user";
+}
+
+export function stateBadge(row) {
+  const title = row?.state === "stopped" ? "cut by a stop: not counted in the trials; a resume runs another in its place" : null;
+  return badge(row?.state, stateText(row), title);
 }
 
 // Shown in place of a panel that cannot be filled (yet).

@@ -53,8 +53,9 @@ function render() {
 
 function progressText(job) {
   const p = job.progress || {};
-  const finished = Math.max(p.trials_finished ?? 0, live.trials.size);
-  const parts = [`${finished}/${job.trials} trials`];
+  const parts = [`${live.finishedCount()}/${job.trials} trials`];
+  const stopped = live.rows().filter((row) => row.state === "stopped").length;
+  if (stopped) parts.push(`${stopped} stopped (not counted)`);
   if (live.current) parts.push(`trial ${live.current.number}, epoch ${live.current.epochs.length}`);
   const best = live.best?.value ?? p.best_value;
   if (best !== null && best !== undefined) parts.push(`best ${num(best)}`);
@@ -71,7 +72,7 @@ let headerKey = "";
 function renderHeader() {
   const job = live.job;
   const terminal = TERMINAL.has(job.status);
-  const finished = Math.max(job.progress?.trials_finished ?? 0, live.trials.size);
+  const finished = live.finishedCount();
   // redraw only when something shown changed: a button replaced under the pointer loses its click
   const key = JSON.stringify([live.jobId, job.status, job.stop_requested, job.error, job.trials, live.connected,
                               live.actionMessage, finished === 0, live.warnings.length, live.warningsDropped]);
@@ -103,7 +104,7 @@ function renderHeader() {
                   text: live.connected ? "live" : terminal ? "ended" : "reconnecting…" }),
     ]),
     h("p", { class: "meta" }, [`${job.dataset} · ${job.mode} · ${job.optimize_for} · `, h("span", { id: "job-progress", text: progressText(job) })]),
-    h("progress", { max: job.trials || 1, value: Math.min(finished, job.trials || 1) }),
+    h("progress", { max: job.trials || 1, value: Math.min(finished, job.trials || 1), "aria-label": "trials finished" }),
     buttons, status, warningList(),
   ]);
 }

@@ -1,6 +1,6 @@
 // Jobs: every job, newest first, filtered by status; refreshed while the list is shown.
 
-import { api } from "./api.js";
+import { api, auth } from "./api.js";
 import { $, badge, h, note, num, replace, when } from "./dom.js";
 
 const STATUSES = ["all", "running", "pending", "completed", "failed", "cancelled", "interrupted"];
@@ -12,7 +12,7 @@ export function showJobs() {
   renderFilters();
   refresh();
   clearInterval(timer);
-  timer = setInterval(() => { if (!document.hidden) refresh(); }, REFRESH_MS);
+  timer = setInterval(() => { if (!document.hidden && !auth.blocked) refresh(); }, REFRESH_MS); // no key: no polling
 }
 
 export function hideJobs() {

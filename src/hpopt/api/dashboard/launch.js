@@ -1,7 +1,8 @@
 // Launch: a form for POST /optimize. The API is the only validator (the form has
-// `novalidate`): a 422 carries the CLI's own message and the key in `loc`, shown
-// beside that field, and nothing starts. Defaults and help texts come from the
-// request schema in /openapi.json, so the form follows the config model.
+// `novalidate`): a 422 lists every mistake with its key in `loc`; each message is shown
+// beside its field at once, in the form's words (its labels, not the CLI's key names),
+// and nothing starts. Defaults and help texts come from the request schema in
+// /openapi.json, so the form follows the config model; a first run is kept light.
 
 import { ApiError, api } from "./api.js";
 import { $, h, replace } from "./dom.js";
@@ -14,6 +15,8 @@ const GPU = ["use_gpu_proxy", "gpu_proxy_fallback_local", "gpu_proxy_sample_perc
 const ADVANCED = ["run_name", "sampler", "pruner", "activation", "n_startup_trials", "n_warmup_steps", "random_seed",
   "early_stopping_patience", "enable_early_stopping", "plot_generation", "timeout_hours", "workers", "precision"];
 const FALLBACK = { trials: { default: 20 }, health_weight: { default: 0.3 }, max_epochs_per_trial: { default: 20 }, min_epochs_per_trial: { default: 5 } };
+// A first run from the form is light (minutes on a laptop CPU), unless the server's defaults are lighter still.
+const LIGHT = { trials: 10, max_epochs_per_trial: 5, min_epochs_per_trial: 2 };
 
 let meta = null; // {schema, datasets, modes, objectives, health}
 const changed = new Set();
@@ -90,16 +93,19 @@ function buildForm() {
   const values = (name) => {
     const s = spec(name);
     const el = input(name);
-    if (PRIMARY.includes(name) && el.tagName === "INPUT" && el.type === "text") el.value = String(s.default ?? "");
-    return field(name, el);
+    if (PRIMARY.includes(name) && el.tagName === "INPUT" && el.type === "text") el.value = String(initial(name, s.default));
+    return field(name, el, name === "health_weight" ? `${s.description || ""} (health mode only)`.trim() : undefined);
   };
   const proxy = meta.health.gpu_proxy;
+  // configured (credentials, an endpoint, or on by default): open; otherwise one line, folded
+  const proxyConfigured = Boolean(proxy.credentials_configured || proxy.endpoint || proxy.enabled_by_default);
   replace(form, [
     h("div", { class: "form-grid" }, [dataset, mode, objective, ...PRIMARY.slice(3).map(values)]),
-    h("fieldset", {}, [h("legend", { text: "GPU proxy (RunPod)" }),
+    h("details", { id: "gpu-settings", open: proxyConfigured || null }, [
+      h("summary", { text: `GPU proxy (RunPod): ${proxyConfigured ? "configured" : "not configured"}` }),
       h("p", { class: "note", text: `client ${proxy.client_installed ? "installed" : "missing"}; credentials ${proxy.credentials_configured ? `configured (RUNPOD_API_KEY from ${proxy.api_key_source})` : "not configured (RUNPOD_API_KEY in the environment, .env or gpu-proxy/.env)"}${proxy.endpoint ? `; endpoint ${proxy.endpoint}` : ""}` }),
       h("div", { class: "form-grid" }, GPU.map(values))]),
-    h("details", {}, [h("summary", { text: "More settings" }),
+    h("details", { id: "more-settings" }, [h("summary", { text: "More settings" }),
       h("div", { class: "form-grid" }, ADVANCED.filter((name) => name in meta.schema).map(values))]), // keys this server knows
     h("p", { id: "form-error", class: "error", role: "alert" }),
     h("div", { class: "actions" }, [h("button", { type: "submit", id: "launch", class: "primary" }, "Launch"),
@@ -122,7 +128,8 @@ function fillObjectives() {
   replace(select, allowed.map((o) => h("option", { value: o.name, selected: o.name === previous || null, text: o.health_only ? `${o.name} (health)` : o.name })));
   const description = meta.modes.find((m) => m.name === mode)?.description || "";
   $('[data-field="mode"] .hint').textContent = description;
-  $('[data-field="health_weight"]')?.classList.toggle("muted", mode !== "health");
+  const weight = $("#f-health_weight");
+  if (weight) weight.disabled = mode !== "health"; // only health mode blends health in: not sent otherwise
 }
 
 function valueOf(name) {
@@ -140,6 +147,7 @@ function body() {
     const v = valueOf(name);
     if (v === "" || v === undefined) continue;
     if (name === "optimize_for" && $("#f-mode").value === "pareto") continue; // pareto fixes its objectives
+    if (name === "health_weight" && $("#f-mode").value !== "health") continue;
     out[name] = v;
   }
   return out;
@@ -156,10 +164,33 @@ function clearErrors() {
   $("#form-error").textContent = "";
 }
 
-function showError(key, message) {
+// The light first run: the LIGHT value unless the server's own default is lower.
+function initial(name, serverDefault) {
+  const light = LIGHT[name];
+  if (light === undefined) return serverDefault ?? "";
+  return typeof serverDefault === "number" ? Math.min(serverDefault, light) : light;
+}
+
+// The API speaks in CLI keys ("max_epochs_per_trial=0 ..."); the form in its labels ("max epochs = 0 ...").
+function inFormWords(message) {
+  const names = [...PRIMARY, ...GPU, ...ADVANCED, ...Object.keys(ALIASES)].sort((a, b) => b.length - a.length);
+  let text = String(message);
+  for (const key of names) {
+    const words = label(ALIASES[key] || key);
+    text = text.replace(new RegExp(`\\b${key}=`, "g"), `${words} = `).replace(new RegExp(`\\b${key}\\b`, "g"), words);
+  }
+  return text;
+}
+
+function showError(key, raw) {
   const name = ALIASES[key] || key;
+  const message = inFormWords(raw);
   const slot = name && document.querySelector(`#launch-form [data-error-for="${name}"]`);
-  if (!slot) { $("#form-error").textContent = message; return null; }
+  if (!slot) {
+    const general = $("#form-error");
+    general.textContent = [general.textContent, message].filter(Boolean).join(" ");
+    return null;
+  }
   slot.textContent = message;
   slot.closest(".field").classList.add("invalid");
   const details = slot.closest("details");
@@ -180,6 +211,7 @@ async function submit(event) {
     if (!(error instanceof ApiError)) { $("#form-error").textContent = error.message; return; }
     if (Array.isArray(error.detail)) {
       const slots = error.detail.map((d) => showError(Array.isArray(d.loc) ? d.loc[1] : null, d.msg)).filter(Boolean);
+      if (slots.length > 1) $("#form-error").textContent = `${slots.length} settings need a change: see the messages beside them.`;
       slots[0]?.closest(".field")?.querySelector("input, select")?.focus();
       slots[0]?.scrollIntoView({ block: "center" });
     } else {

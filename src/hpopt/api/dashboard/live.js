@@ -1,11 +1,15 @@
 // A job as the page knows it, kept current by the server's WebSocket stream.
-// The stream's first message ("state") carries everything so far, so a (re)connect
-// always resynchronises; later messages are folded in one by one. Views redraw at
-// most once per animation frame, however many events arrive.
+// Every (re)connect first rebuilds the state from the API (the job and its trials, replacing
+// what the page held: a server restart may have ended the job and its running trial), then
+// opens the stream, whose first message ("state") carries everything so far; later messages
+// are folded in one by one. While the server is away the connection banner says so and a
+// retry follows, backing off up to 5 s. Views redraw at most once per animation frame.
 
-import { api, streamUrl } from "./api.js";
+import { ApiError, api, streamUrl } from "./api.js";
+import { connection } from "./connection.js";
 
 export const TERMINAL = new Set(["completed", "failed", "cancelled", "interrupted"]);
+export const FINISHED_STATES = new Set(["complete", "pruned", "no_learning", "failed"]); // hpopt.trial_record
 
 export class JobLive {
   constructor(jobId, onChange) {
@@ -34,29 +38,34 @@ export class JobLive {
   }
 
   async start() {
-    this.job = await api(`/jobs/${this.jobId}`);
-    this.changed("job");
-    this.connect();
+    await this.resync();
     this.refreshBest();
   }
 
   stop() {
     this.closed = true;
+    clearTimeout(this.retryTimer);
     this.socket?.close();
   }
 
   // After a resume: the old stream ended with the job; open a new one.
   async restart() {
     this.socket?.close();
+    this.socket = null;
     this.closed = false;
     this.retry = 0;
-    await this.reload();
+    await this.resync();
   }
 
-  async reload() {
-    this.job = await api(`/jobs/${this.jobId}`);
-    this.changed("job");
-    if (!this.socket && !this.terminal) this.connect(); // an ended job's stream has nothing more to say
+  // The job and its trials from the API, replacing the page's: a trial shown running that the
+  // server has since finished, stopped or failed is corrected here. Then the stream, if it runs.
+  async resync() {
+    const [job, answer] = await Promise.all([api(`/jobs/${this.jobId}`), api(`/jobs/${this.jobId}/trials`)]);
+    this.job = job;
+    this.trials = new Map(answer.trials.map((row) => [row.number, row]));
+    if (this.current && (job.status !== "running" || this.trials.has(this.current.number))) this.current = null;
+    this.changed("state");
+    if (!this.socket && !this.terminal && !this.closed) this.connect(); // its "state" brings the running trial
   }
 
   connect() {
@@ -68,20 +77,26 @@ export class JobLive {
       try { this.apply(JSON.parse(message.data)); } catch (error) { console.error("bad event", error); }
     };
     socket.onclose = () => {
-      if (this.socket === socket) this.socket = null;
+      if (this.socket !== socket) return; // replaced (restart): not a drop
+      this.socket = null;
       this.connected = false;
       this.changed("socket");
-      if (!this.closed && !this.terminal) this.reconnect();
+      if (!this.closed && !this.terminal) this.reconnect(0);
     };
   }
 
-  // Dropped (server restart, slow client, refused key): a REST call asks for the key on
-  // 401 and tells whether the job still runs; then reconnect, backing off up to 10 s.
-  reconnect() {
-    const delay = Math.min(10_000, 500 * 2 ** this.retry++);
-    setTimeout(() => {
+  // Dropped (server restart, slow client, refused key): rebuild from the API, which asks for
+  // the key on 401 and tells whether the job still runs; retry, backing off up to 5 s, until
+  // it answers. Without a key (the dialog was cancelled) nothing is retried until one is given.
+  reconnect(delay = Math.min(5_000, 500 * 2 ** this.retry++)) {
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => {
       if (this.closed || this.socket) return;
-      this.reload().catch(() => this.reconnect());
+      this.resync().then(() => { this.retry = 0; }).catch((error) => {
+        if (error instanceof ApiError && error.status === 401) return;
+        if (!(error instanceof ApiError)) connection.lost(); // the network refused: the server is away
+        this.reconnect();
+      });
     }, delay);
   }
 
@@ -139,11 +154,7 @@ export class JobLive {
         this.details.clear(); // the run's end wrote plots and final details: fetch them anew
         this.changed("status");
         // summary.json is now the truth: take its rows, the best trial and the final progress
-        this.reload().then(() => this.refreshBest()).catch(() => {});
-        api(`/jobs/${this.jobId}/trials`).then((answer) => {
-          this.trials = new Map(answer.trials.map((row) => [row.number, row]));
-          this.changed("trials");
-        }).catch(() => {});
+        this.resync().then(() => this.refreshBest()).catch(() => {});
         break;
       default:
         this.changed(event.type);
@@ -177,6 +188,13 @@ export class JobLive {
 
   rows() {
     return [...this.trials.values()].sort((a, b) => a.number - b.number);
+  }
+
+  // Trials that count towards the job's total, as the API's progress counts them (a trial
+  // stopped by the user or the server is listed, not counted: a resume runs another).
+  finishedCount() {
+    const counted = this.rows().filter((row) => FINISHED_STATES.has(row.state)).length;
+    return Math.max(this.job?.progress?.trials_finished ?? 0, counted);
   }
 
   changed(reason) {

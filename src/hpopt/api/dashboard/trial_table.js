@@ -4,7 +4,7 @@
 // Fast for hundreds of trials: the body is one innerHTML per render and the table has one
 // listener per event type on its root (delegation), none per row.
 
-import { duration, firstValue, int, isNum, num } from "./dom.js";
+import { duration, firstValue, int, isNum, num, stateText } from "./dom.js";
 import { HEALTH_METRICS, where } from "./tables.js";
 import { onTrialFilterChange, passesRestrictions, publishTrialFilter, trialRestrictions } from "./trial_filter.js";
 
@@ -235,7 +235,7 @@ export class TrialTable {
           text = r.number === bestNumber ? `${r.number} <span class="star" aria-label="best">★</span>` : text;
           if (r.warm_start) text += ' <span class="badge b-baseline" title="the warm-start baseline: a known-good architecture the search starts from">baseline</span>';
         } else if (c.key === "state") {
-          text = `<span class="badge s-${esc(r.state)}">${esc(String(r.state).replace(/_/g, " "))}</span>`;
+          text = `<span class="badge s-${esc(r.state)}">${esc(stateText(r).replace(/_/g, " "))}</span>`;
         } else if (c.health && low) {
           text += `<span class="chance-mark" title="${esc(CHANCE_NOTE)}">*</span>`;
         }

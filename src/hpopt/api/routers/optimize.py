@@ -30,8 +30,13 @@ class ConfigProblems(BaseModel):
 
 
 def _invalid(message: str, key: Any = None, kind: str = "config_error") -> RequestValidationError:
-    loc = ("body", key) if key else ("body",)
-    return RequestValidationError([{"loc": loc, "msg": message, "type": kind}])
+    return _invalid_all([(message, key)], kind)
+
+
+def _invalid_all(problems: list[tuple[str, Any]], kind: str = "config_error") -> RequestValidationError:
+    """One 422 listing every problem, each with its key in ``loc``."""
+    return RequestValidationError([{"loc": ("body", key) if key else ("body",), "msg": message, "type": kind}
+                                   for message, key in problems])
 
 
 @router.post(
@@ -61,7 +66,7 @@ async def optimize(request: Request, response: Response, manager: ManagerDep) ->
             config_from_body, body, manager.results_dir, data_roots=manager.settings.data_root_paths)
         check_job_limits(config, manager.settings)
     except RequestError as exc:
-        raise _invalid(str(exc), exc.key) from None
+        raise _invalid_all(exc.problems) from None
     try:
         record = manager.submit(config)
     except StudyTaken as exc:
