@@ -88,7 +88,9 @@ def test_the_best_model_is_on_disk_as_soon_as_an_epoch_beats_it(deadline_run):
     assert summary["best_over_time"] == watcher.points
     assert summary["best_trial"]["value"] == pytest.approx(values[-1])
     assert 0 < summary["wall_time"]["first_epoch_started_s"] < times[0]
-    assert (run_dir / "plots" / "best_over_time.png").is_file()
+    # drawn, or (on a loaded machine) left out for the timeout and listed as such
+    assert ((run_dir / "plots" / "best_over_time.png").is_file()
+            or "best_over_time" in summary["wall_time"]["study_plots_skipped_for_timeout"])
 
 
 def _record(epoch: int, value: float) -> EpochRecord:
