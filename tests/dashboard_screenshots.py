@@ -58,6 +58,8 @@ def main(out: Path) -> None:
                 page.wait_for_selector("#job-status .s-completed", timeout=600_000)
                 page.click("#tab-analyze")
                 page.wait_for_selector("#importances svg .bar")
+                for chart in ("history", "parcoords", "slice", "contour", "edf", "intermediate"):  # Plotly's
+                    page.wait_for_selector(f"#chart-{chart}:not([data-state=loading])")
                 page.wait_for_function("() => [...document.querySelectorAll('#plots img')].filter(i => i.naturalWidth > 0).length >= 4")
                 time.sleep(0.5)
                 page.screenshot(path=str(out / "analyze.png"), full_page=True)

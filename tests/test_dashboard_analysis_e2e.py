@@ -156,3 +156,19 @@ def test_pruned_trials_are_drawn_grey_and_dashed(page):
     assert len(pruned) == 2 and all(tr["line"]["dash"] == "dash" for tr in pruned)
     assert all(tr["line"]["dash"] == "solid" and tr["line"]["color"] != pruned[0]["line"]["color"] for tr in complete)
     assert [tr["showlegend"] for tr in traces] == [True, True, False, False]  # one legend entry per state
+
+
+def test_charts_drawn_while_hidden_fit_a_phone_when_shown(server, job, page):
+    """Plotly skips hidden charts when the window narrows: Analyze resizes them when shown."""
+    page.goto(server.url + f"/#/job/{job['id']}")
+    page.wait_for_selector("#analyze", state="hidden")
+    page.evaluate("""names => { window.relayouts = 0;
+        for (const n of names) document.getElementById(`chart-${n}`).on('plotly_relayout', () => { window.relayouts += 1; }); }""",
+                  list(CHARTS))
+    page.set_viewport_size(browser.PHONE)
+    page.wait_for_function(f"() => window.relayouts >= {len(CHARTS)}")  # Plotly's own resize, done while hidden
+    page.goto(server.url + f"/#/job/{job['id']}/analyze")
+    page.wait_for_function("names => names.every((n) => document.getElementById(`chart-${n}`)._fullLayout.width <= 390)",
+                           arg=list(CHARTS))
+    assert page.evaluate("document.documentElement.scrollWidth") <= browser.PHONE["width"]
+    page.set_viewport_size(browser.LAPTOP)

@@ -122,6 +122,7 @@ def test_launch_watch_live_then_analyze_and_download(server, page, tmp_path):
     page.wait_for_selector("#importances svg .bar")
     assert page.locator("#scatter .s-trials circle.point").count() == 3
     page.wait_for_selector("#compare-body table.compare")
+    page.locator("#plots").scroll_into_view_if_needed()  # below the study charts; its images load lazily
     page.wait_for_function("() => [...document.querySelectorAll('#plots img')].some(i => i.src.startsWith('blob:') && i.naturalWidth > 0)")
     page.select_option("#plot-choice", str(best))
     page.wait_for_function("() => [...document.querySelectorAll('#plots figcaption')].some(c => c.textContent === 'training curves')")

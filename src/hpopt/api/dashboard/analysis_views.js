@@ -25,6 +25,16 @@ const ACCENT = "#1f4e79";
 
 let state = fresh();
 
+// Plotly follows the window's size; a chart drawn while its tab was hidden, or whose card
+// changed width, is resized when its box does.
+const resizer = typeof ResizeObserver === "function" ? new ResizeObserver((entries) => {
+  for (const entry of entries) {
+    const el = entry.target;
+    const width = Math.round(entry.contentRect.width);
+    if (width > 0 && el._fullLayout && Math.abs(el._fullLayout.width - width) > 2) window.Plotly?.Plots.resize(el);
+  }
+}) : null;
+
 function fresh() {
   return { key: null, data: null, axes: null, constraints: new Map(), filtered: undefined, pc: null,
            sliceParam: null, contourX: null, contourY: null, log: false };
@@ -39,7 +49,10 @@ export function selectTrial(number) {
 }
 
 export function resetAnalysisCharts() {
-  if (window.Plotly) for (const id of CHARTS) { const el = chart(id); if (el) window.Plotly.purge(el); }
+  for (const id of CHARTS) {
+    const el = chart(id);
+    if (el) { resizer?.unobserve(el); window.Plotly?.purge(el); }
+  }
   if (state.filtered) announceFilter(null); // another job: its filter does not apply
   state = fresh();
 }
@@ -82,6 +95,7 @@ function empty(id, why) {
   if (!el) return;
   window.Plotly?.purge(el);
   el.classList.add("is-empty");
+  el.dataset.state = "empty";
   el.setAttribute("aria-label", why);
   replace(el, note(why));
 }
@@ -91,6 +105,7 @@ function plot(id, traces, layout, summary) {
   if (!el) return null;
   if (!el.classList.contains("js-plotly-plot")) el.replaceChildren(); // a note was there
   el.classList.remove("is-empty");
+  el.dataset.state = "drawn";
   el.setAttribute("aria-label", summary);
   window.Plotly.react(el, traces, { ...LAYOUT, ...layout }, CONFIG);
   el.removeAllListeners?.("plotly_click");
@@ -244,8 +259,12 @@ function onChoice(key, id, draw) {
 }
 
 export function analysisSkeleton() {
-  const box = (id) => h("div", { id: `chart-${id}`, class: "plotly-box is-empty", role: "img", "aria-label": "loading…" },
-    note("loading the charts…"));
+  const box = (id) => {
+    const el = h("div", { id: `chart-${id}`, class: "plotly-box is-empty", role: "img", "aria-label": "loading…",
+                          "data-state": "loading" }, note("loading the charts…"));
+    resizer?.observe(el);
+    return el;
+  };
   const card = (title, id, controls = [], after = [], wide = false) => h("section", { class: `card${wide ? " wide" : ""}` }, [
     h("h3", {}, [title, ...controls]), box(id), ...after]);
   return [
