@@ -103,7 +103,7 @@ function empty(id, why) {
 function plot(id, traces, layout, summary) {
   const el = chart(id);
   if (!el) return null;
-  if (!el.classList.contains("js-plotly-plot")) el.replaceChildren(); // a note was there
+  if (el.dataset.state !== "drawn") el.replaceChildren(); // a note was there
   el.classList.remove("is-empty");
   el.dataset.state = "drawn";
   el.setAttribute("aria-label", summary);
