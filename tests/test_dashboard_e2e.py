@@ -195,6 +195,7 @@ def test_launch_watch_live_then_analyze_and_download(server, page, tmp_path):
     page.wait_for_selector("#importances svg .bar")
     assert page.locator("#scatter .s-trials circle.point").count() == 3
     page.wait_for_selector("#compare-body table.compare")
+    page.locator("#plots").scroll_into_view_if_needed()  # below the study charts; its images load lazily
     page.wait_for_function("() => [...document.querySelectorAll('#plots img')].some(i => i.src.startsWith('blob:') && i.naturalWidth > 0)")
     page.select_option("#plot-choice", str(best))
     page.wait_for_function("() => [...document.querySelectorAll('#plots figcaption')].some(c => c.textContent === 'training curves')")
@@ -258,6 +259,9 @@ def test_every_view_passes_axe_and_is_saved_as_a_screenshot(server, keyed_page):
     for name, (view, ready) in views.items():
         page.goto(server.url + "/" + view)
         page.wait_for_selector(ready)
+        if name == "analyze":  # Plotly's charts (loaded when Analyze opens) are checked too
+            for chart in ("history", "parcoords", "slice", "contour", "edf", "intermediate"):
+                page.wait_for_selector(f"#chart-{chart}:not([data-state=loading])")
         page.wait_for_load_state("networkidle")
         assert page.locator("h1").count() == 1 and page.locator("main h2:visible").count() >= 1, name
         charts = page.locator("svg.chart")

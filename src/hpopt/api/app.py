@@ -21,7 +21,7 @@ from starlette.routing import Match, Route
 
 from hpopt import __version__
 from hpopt.api.gpu_proxy_probe import GpuProxyProbe
-from hpopt.api.routers import dashboard, files, jobs, meta, optimize, stream, trials
+from hpopt.api.routers import analysis, dashboard, files, jobs, meta, optimize, stream, trials
 from hpopt.api.security import AccessLog, BodySizeLimit, require_api_key
 from hpopt.api.settings import ApiSettings, load_settings
 from hpopt.jobs.manager import JobManager
@@ -98,7 +98,7 @@ def create_app(settings: Optional[ApiSettings] = None) -> FastAPI:
     app = FastAPI(title="hpopt API", version=__version__, description=DESCRIPTION, lifespan=lifespan,
                   openapi_url=None, docs_url=None, redoc_url=None)
     app.state.settings = settings
-    for module in (meta, optimize, jobs, trials, files, stream, dashboard):
+    for module in (meta, optimize, jobs, trials, analysis, files, stream, dashboard):
         if module is meta:
             app.include_router(meta.health_router)
         app.include_router(module.router)

@@ -8,14 +8,14 @@ another trial of the job finishes.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import warnings
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
+from hpopt.api.job_cache import JobAnswerCache
+from hpopt.api.job_study import job_storage_url, load_job_study
 from hpopt.jobs.store import JobRecord
-from hpopt.layout import default_storage_path, study_name
 
 __all__ = ["ImportanceCache", "compute_importances"]
 
@@ -23,28 +23,16 @@ logger = logging.getLogger(__name__)
 METHOD = "Optuna's default importance evaluator (optuna.importance.get_param_importances)"
 
 
-def _storage(config: dict[str, Any], results_dir: Path) -> Optional[str]:
-    from hpopt.jobs.operator_settings import operator_storage  # the record's storage is masked
-
-    storage = operator_storage(config.get("storage"))
-    if storage:
-        return str(storage)
-    path = default_storage_path(results_dir)
-    return f"sqlite:///{path}" if path.is_file() else None
-
-
 def compute_importances(record: JobRecord, results_dir: Path) -> dict[str, Any]:
     """{method, target, n_trials, importances: [{param, importance}], reason}; never raises."""
     out: dict[str, Any] = {"method": METHOD, "target": "value", "n_trials": 0, "importances": [], "reason": None}
-    storage = _storage(record.config, results_dir)
+    storage = job_storage_url(record.config, results_dir)
     if storage is None:
         return dict(out, reason="the job has not started a trial yet")
     try:
-        import optuna  # lazy: the server only pays for it when importances are asked for
+        import optuna
 
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
-        name = study_name(record.config.get("study_name"), record.run_name)
-        study = optuna.load_study(study_name=name, storage=storage)
+        study = load_job_study(record, storage)
         complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
         out["n_trials"] = len(complete)
         target = None
@@ -66,22 +54,8 @@ def compute_importances(record: JobRecord, results_dir: Path) -> dict[str, Any]:
     return out
 
 
-class ImportanceCache:
-    """One answer per job, recomputed when the job's finished trials or attempt change."""
+class ImportanceCache(JobAnswerCache):
+    """One answer per job: ``get(record, trials_finished, results_dir)``."""
 
     def __init__(self) -> None:
-        self._answers: dict[str, tuple[tuple, dict[str, Any]]] = {}
-        self._lock = asyncio.Lock()  # one computation at a time: they are CPU work in a thread
-
-    async def get(self, record: JobRecord, results_dir: Path, trials_finished: int) -> dict[str, Any]:
-        key = (record.attempts, trials_finished, record.status)
-        cached = self._answers.get(record.job_id)
-        if cached and cached[0] == key:
-            return cached[1]
-        async with self._lock:
-            cached = self._answers.get(record.job_id)
-            if cached and cached[0] == key:
-                return cached[1]
-            answer = await asyncio.to_thread(compute_importances, record, results_dir)
-            self._answers[record.job_id] = (key, answer)
-            return answer
+        super().__init__(compute_importances)

@@ -281,3 +281,40 @@ class ResumeIn(BaseModel):
 class DeletedOut(BaseModel):
     job_id: str
     deleted: bool = True
+
+
+class ParamDistributionOut(BaseModel):
+    """The distribution a hyperparameter was sampled from (as Optuna stores it)."""
+
+    name: str
+    kind: Literal["float", "int", "categorical"]
+    log: bool = Field(description="sampled on a log scale: draw its axis in log")
+    low: Number = None
+    high: Number = None
+    step: Number = Field(None, description="the grid step, when it has one")
+    choices: Optional[list[Any]] = Field(None, description="a categorical parameter's choices, in order")
+
+
+class IntermediateValueOut(BaseModel):
+    step: int = Field(description="the epoch (1-based)")
+    value: float
+
+
+class AnalysisTrialOut(BaseModel):
+    number: int
+    state: str = Field(description="complete, pruned, no_learning, failed, running or waiting")
+    value: Number = Field(None, description="the value (the first objective's in pareto mode); null when none")
+    values: Optional[list[Optional[float]]] = Field(None, description="every objective's value")
+    params: dict[str, Any]
+    intermediate: list[IntermediateValueOut] = Field(
+        description="per-epoch objective values: Optuna's intermediate values, else the trial's history")
+
+
+class AnalysisOut(BaseModel):
+    job_id: str
+    status: JobStatus
+    directions: list[Literal["maximize", "minimize"]] = Field(description="the study's, one per objective")
+    maximize: bool = Field(description="a larger (first) value is better")
+    params: list[ParamDistributionOut] = Field(description="every hyperparameter any trial sampled, by name")
+    trials: list[AnalysisTrialOut]
+    reason: Optional[str] = Field(None, description="why there are no trials, when there are none")

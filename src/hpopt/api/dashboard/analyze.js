@@ -1,6 +1,8 @@
-// Analyze: parameter importances, accuracy vs health (Pareto front in pareto mode),
-// two trials side by side, and the plots the run wrote into its results folder.
+// Analyze: parameter importances, accuracy vs health (Pareto front in pareto mode), the
+// study charts (analysis_views.js), two trials side by side, and the plots the run wrote
+// into its results folder. A trial selected in a chart becomes the first one compared.
 
+import { analysisSkeleton, renderAnalysisCharts, resetAnalysisCharts } from "./analysis_views.js";
 import { api, fetchBlob, fileUrl } from "./api.js";
 import { barChart, lineChart, mount, scatterChart } from "./charts.js";
 import { $, duration, h, int, isNum, note, num, replace } from "./dom.js";
@@ -12,8 +14,18 @@ let compare = { a: null, b: null };
 let compareDrawn = null; // "a:b" on screen, so other events do not redraw (and collapse) it
 let plotChoice = "study";
 let images = new Map(); // file path -> blob: URL (fetched once, with the key)
+let shown = null; // the JobLive drawn last, for the trial a chart selects
+
+document.addEventListener("hpopt:trial-select", (event) => {
+  const number = event.detail?.number;
+  if (!shown || !Number.isInteger(number) || !shown.trials.has(number)) return;
+  compare = { a: number, b: compare.b === number ? compare.a ?? number : compare.b };
+  renderCompare(shown, shown.rows());
+});
 
 export function resetAnalyze() {
+  resetAnalysisCharts();
+  shown = null;
   importanceKey = null;
   compare = { a: null, b: null };
   compareDrawn = null;
@@ -24,8 +36,10 @@ export function resetAnalyze() {
 
 export function renderAnalyze(live) {
   const rows = live.rows();
+  shown = live;
   renderImportances(live, rows.length);
   renderScatter(live, rows);
+  renderAnalysisCharts(live);
   renderCompare(live, rows);
   renderPlotChoices(live, rows);
 }
@@ -172,6 +186,7 @@ export function analyzeSkeleton() {
   return [
     h("section", { class: "card" }, [h("h3", { text: "Parameter importances" }), h("div", { id: "importances" }, note("loading…"))]),
     h("section", { class: "card" }, [h("h3", { text: "Accuracy vs health" }), h("div", { id: "scatter", class: "chart-box" }), h("p", { id: "scatter-note", class: "note" })]),
+    ...analysisSkeleton(),
     h("section", { class: "card wide" }, [h("h3", {}, ["Compare ", h("select", { id: "compare-a", "aria-label": "first trial" }), " with ",
       h("select", { id: "compare-b", "aria-label": "second trial" })]), h("div", { id: "compare-body" })]),
     h("section", { class: "card wide" }, [h("h3", {}, ["Plots ", h("select", { id: "plot-choice", "aria-label": "plots of" })]),

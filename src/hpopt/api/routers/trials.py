@@ -99,5 +99,5 @@ async def importances(request: Request, record: JobDep,
     if cache is None:
         cache = request.app.state.importances = ImportanceCache()
     finished = manager.view(record)["progress"]["trials_finished"]
-    answer = await cache.get(record, manager.results_dir, finished)
+    answer = await cache.get(record, finished, manager.results_dir)
     return {"job_id": record.job_id, "status": record.status, **answer}
