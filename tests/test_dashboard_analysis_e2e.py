@@ -81,7 +81,8 @@ def test_plotly_loads_with_analyze_and_every_view_renders(server, job, page):
     for name in CHARTS:
         page.wait_for_selector(f"#chart-{name} svg.main-svg")
     assert len([u for u in page.requests if u.endswith(BUNDLE)]) == 1
-    assert all(u.startswith(server.url) for u in page.requests), "the page fetched from another host"
+    others = [u for u in page.requests if not u.startswith((server.url, "blob:", "data:"))]
+    assert not others, f"the page fetched from another host: {others}"
     complete = scored(job)
     best = max(complete, key=lambda t: t["value"])
     for name in CHARTS:
@@ -113,10 +114,18 @@ def test_brushing_the_parallel_coordinates_dispatches_the_trials_inside(server, 
     detail = page.evaluate("() => window.filters[0]")
     assert detail["source"] == "parallel-coordinates" and sorted(detail["numbers"]) == expected
     assert f"{len(expected)} of {len(complete)} trials" in page.inner_text("#parcoords-note")
+    # ...and the trials table below shows exactly those rows, with a chip naming the filter
+    rows = "#analyze-trials-table tbody tr[data-trial]"
+    page.wait_for_function("([sel, n]) => document.querySelectorAll(sel).length === n", arg=[rows, len(expected)])
+    shown = sorted(int(n) for n in page.eval_on_selector_all(rows, "trs => trs.map(tr => tr.dataset.trial)"))
+    assert shown == expected
+    assert "parallel-coordinates" in page.inner_text("#analyze-trials-chips")
     page.evaluate("() => { const gd = document.getElementById('chart-parcoords');"
                   " return Plotly.restyle(gd, {[`dimensions[${gd.data[0].dimensions.length - 1}].constraintrange`]: null}); }")
     page.wait_for_function("() => window.filters.length === 2")
     assert page.evaluate("() => window.filters[1].numbers") is None
+    page.wait_for_function("([sel, n]) => document.querySelectorAll(sel).length === n",
+                           arg=[rows, len(job["analysis"]["trials"])])
 
 
 def test_log_toggle_switches_the_history_value_axis(page):
