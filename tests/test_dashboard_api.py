@@ -243,6 +243,14 @@ def test_trial_rows_mark_the_warm_start_baseline():
     assert [trial_row(t)["warm_start"] for t in study.trials] == [True, False]
 
 
+def test_a_dataset_outside_the_data_roots_is_reported_with_the_other_mistakes(authed):
+    answer = authed.post("/optimize", json={"dataset": "/etc", "trials": "0", "health_weight": "2"})
+    assert answer.status_code == 422
+    problems = {d["loc"][1]: d["msg"] for d in answer.json()["detail"]}
+    assert set(problems) == {"dataset", "trials", "health_weight"}, problems
+    assert "/etc" in problems["dataset"] or "data root" in problems["dataset"]
+
+
 def test_a_submit_with_several_mistakes_names_them_all(authed):
     answer = authed.post("/optimize", json={"trials": "0", "health_weight": "2", "max_epochs": "0"})
     assert answer.status_code == 422

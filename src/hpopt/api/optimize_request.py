@@ -112,15 +112,37 @@ def config_from_body(body: Any, results_dir: Path, env_file: Optional[str] = ".e
         raise RequestError("expected a JSON object of settings, e.g. " + str(EXAMPLE))
     values = _flatten(body)
     _check_server_owned(values, results_dir)
-    try:  # a dataset path must lie under the data roots (default: <results_dir>/data)
-        confine_dataset(values, data_roots if data_roots is not None else (results_dir / "data",))
-    except DatasetOutsideRoots as exc:
-        raise RequestError(str(exc), exc.key) from None
-    _refuse_pickled_npz(values)
+    values, problems = _set_aside_bad_data(values, data_roots if data_roots is not None else (results_dir / "data",))
     values["results_dir"] = str(results_dir)
-    config = _load_reporting_all(values, env_file)
+    try:
+        config = _load_reporting_all(values, env_file)
+    except RequestError as exc:
+        problems += exc.problems
+    if problems:
+        message, key = problems[0]
+        raise RequestError(message, key, problems=problems[:MAX_PROBLEMS])
     _refuse_reserved_names(config, results_dir, data_roots)
     return config
+
+
+def _set_aside_bad_data(values: dict[str, Any], roots: Sequence[Path]) -> tuple[dict[str, Any],
+                                                                                  list[tuple[str, Optional[str]]]]:
+    """A dataset or data_dir path outside the data roots (default: <results_dir>/data), or an .npz
+    holding pickles, is a problem of the body: reported with its other mistakes, and left out
+    (never read) while the rest is checked."""
+    problems: list[tuple[str, Optional[str]]] = []
+    for _ in range(2):  # dataset, then data_dir
+        try:
+            confine_dataset(values, roots)
+            _refuse_pickled_npz(values)
+            break
+        except (DatasetOutsideRoots, RequestError) as exc:
+            problems.append((str(exc), exc.key))
+            kept = _without_key(values, exc.key)
+            if kept is None:
+                break
+            values = kept
+    return values, problems
 
 
 def _without_key(values: dict[str, Any], key: str) -> Optional[dict[str, Any]]:
