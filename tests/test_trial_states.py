@@ -142,3 +142,14 @@ def test_live_state_counts_like_the_summary(tmp_path: Path):
         live.apply({"type": "trial_finished", "row": {"number": number, "state": state}})
     assert live.counts() == state_counts(["complete", "stopped", "complete"])
     assert live.counts()["n_finished"] == 2
+
+
+def test_workers_are_told_who_stopped_the_run():
+    """A server shutdown reaches worker processes as SIGTERM (their cut trials read "server"),
+    a user's stop as SIGINT ("user"): the same stop_reason rule as the job's own trial."""
+    import signal
+
+    from hpopt.worker_pool import signal_for_workers
+
+    assert signal_for_workers("terminated") == signal.SIGTERM
+    assert signal_for_workers("stop") == signal.SIGINT and signal_for_workers("interrupted") == signal.SIGINT

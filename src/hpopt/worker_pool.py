@@ -21,6 +21,9 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
+from hpopt import interrupts
+from hpopt.trial_record import STOPPED_BY_SERVER, stop_reason_of
+
 if TYPE_CHECKING:
     import optuna
 
@@ -34,6 +37,12 @@ logger = logging.getLogger(__name__)
 POLL_SECONDS = 0.5
 STOP_GRACE_SECONDS = 60
 FINISHED_STATES = ("COMPLETE", "PRUNED", "FAIL")
+
+
+def signal_for_workers(stop_reason: str) -> int:
+    """The signal that tells worker processes why the run stops, so their cut trials read as ours
+    do: SIGINT for a user's stop (Ctrl-C, an API stop), SIGTERM when the server went away."""
+    return signal.SIGTERM if stop_reason_of(stop_reason) == STOPPED_BY_SERVER else signal.SIGINT
 
 
 def visible_gpus() -> list[str]:
@@ -213,11 +222,13 @@ class WorkerPool:
         return False
 
     def stop(self) -> None:
-        """Ctrl-C or an API stop: pass SIGINT on, then kill what does not end in time."""
+        """Ctrl-C, an API stop or the server going away: pass the stop on, then kill what does
+        not end in time."""
+        passed_on = signal_for_workers(interrupts.STOP.reason)
         for process in self.processes.values():
             if process.exitcode is None and process.pid:
                 try:
-                    os.kill(process.pid, signal.SIGINT)
+                    os.kill(process.pid, passed_on)
                 except ProcessLookupError:
                     pass
         deadline = time.monotonic() + STOP_GRACE_SECONDS
