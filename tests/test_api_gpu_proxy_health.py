@@ -137,7 +137,7 @@ def test_health_answers_at_once_while_the_endpoint_hangs(tmp_path: Path) -> None
                     time.sleep(0.1)
             print(f"/health while the endpoint hangs: {len(latencies)} requests, max {max(latencies) * 1000:.0f} ms, "
                   f"median {sorted(latencies)[len(latencies) // 2] * 1000:.0f} ms")
-            assert max(latencies) < 1.0, latencies
+            assert max(latencies) < 2.5, latencies  # a request waiting on the probe would take ~5 s
             assert statuses[0] == "unknown" and statuses[-1] == "unreachable", statuses  # a probe takes up to 5 s
             detail = _health(server)["gpu_proxy_detail"]
             assert "no answer" in detail and "within 5 s" in detail

@@ -133,7 +133,7 @@ def test_bad_payloads_get_error_records_fast_and_the_worker_lives_on(worker_url)
         record, elapsed = _post(worker_url, sha, payload)
         assert record["type"] == "error" and record["code"] == "payload_invalid", (name, record)
         assert expected in record["message"], (name, record)
-        assert elapsed < 1.0, (name, elapsed)
+        assert elapsed < 3.0, (name, elapsed)  # refused before decoding; generous for a loaded 2-core CI
     assert _healthy(worker_url)
     record, _ = _post(worker_url, fingerprint(good), encode_arrays(good), timeout=600)
     assert record["type"] == "result", record
