@@ -152,4 +152,4 @@ def test_a_zip_directory_that_understates_sizes_is_refused_before_decompressing(
     started = time.monotonic()
     with pytest.raises(PayloadError, match="archive holds|CRC"):  # zipfile stops at the claimed size
         decode_npz(bytes(raw), {"uint8"}, max_bytes=CAP)
-    assert time.monotonic() - started < 0.5
+    assert time.monotonic() - started < 2.0  # milliseconds when refused early; room for a loaded CI
