@@ -10,11 +10,9 @@ and the playwright package (CI installs both); elsewhere the test is skipped.
 
 from __future__ import annotations
 
-import os
-
 import dashboard_browser as browser
 import pytest
-from api_helpers import TINY, ApiServer, clean_env, wait_status
+from api_helpers import TINY, wait_status
 
 KEY = "analysis-e2e-key-71d0"
 # 4 trials of at most 2 epochs on digits, pruner off: every trial completes with a value
@@ -22,19 +20,14 @@ JOB = {**TINY, "trials": 4, "plot_generation": "best", "run_name": "analysis_e2e
 BUNDLE = "/dashboard/vendor/plotly.min.js"
 CHARTS = ("history", "parcoords", "slice", "contour", "edf", "intermediate")
 
-if browser.missing():
-    reason = "the dashboard browser test needs " + " and ".join(browser.missing())
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason}; .ci/run installs them", pytrace=False)
-    pytest.skip(f"{reason} (CI installs them and fails without them)", allow_module_level=True)
+browser.require_browser()
 
 from playwright.sync_api import sync_playwright  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    work = tmp_path_factory.mktemp("analysis-e2e")
-    srv = ApiServer(work, work / "results", env=clean_env(HYPEROPT_API_KEY=KEY)).start()
+    srv = browser.start_server(tmp_path_factory, "analysis-e2e", KEY)
     yield srv
     srv.stop()
 
@@ -53,12 +46,9 @@ def page(server):
     with sync_playwright() as playwright:
         chromium = browser.launch(playwright)
         tab = chromium.new_context(viewport=browser.LAPTOP).new_page()
-        problems: list[str] = []
-        tab.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-        tab.on("console", lambda message: message.type == "error" and problems.append(f"console: {message.text}"))
+        problems = browser.watch_errors(tab, console=True)
         tab.requests = []
         tab.on("request", lambda request: tab.requests.append(request.url))
-        tab.set_default_timeout(30_000)
         tab.add_init_script(f"localStorage.setItem('hpopt.apiKey', '{KEY}')")
         yield tab
         chromium.close()

@@ -15,13 +15,12 @@ installs both (.ci/run) and fails without them; elsewhere the test is skipped.
 from __future__ import annotations
 
 import io
-import os
 import re
 import zipfile
 
 import dashboard_browser as browser
 import pytest
-from api_helpers import ApiServer, clean_env, wait_for, wait_status
+from api_helpers import wait_for, wait_status
 from dashboard_screenshots import save_view
 
 from hpopt.jobs.launcher import lock_held
@@ -30,19 +29,14 @@ KEY = "dashboard-e2e-key-3b9f"
 # 3 trials of at most 2 epochs on digits; plots for the best trial only (they take seconds)
 FORM = {"trials": "3", "max_epochs_per_trial": "2", "min_epochs_per_trial": "1"}
 
-if browser.missing():
-    reason = "the dashboard browser test needs " + " and ".join(browser.missing())
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason}; .ci/run installs them", pytrace=False)
-    pytest.skip(f"{reason} (CI installs them and fails without them)", allow_module_level=True)
+browser.require_browser()
 
 from playwright.sync_api import sync_playwright  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    work = tmp_path_factory.mktemp("dashboard-e2e")
-    srv = ApiServer(work, work / "results", env=clean_env(HYPEROPT_API_KEY=KEY)).start()
+    srv = browser.start_server(tmp_path_factory, "dashboard-e2e", KEY)
     yield srv
     srv.stop()
 
@@ -59,9 +53,7 @@ def chromium():
 def page(chromium):
     context = chromium.new_context(viewport=browser.LAPTOP, accept_downloads=True)
     tab = context.new_page()
-    errors: list[str] = []
-    tab.on("pageerror", lambda error: errors.append(str(error)))
-    tab.set_default_timeout(30_000)
+    errors = browser.watch_errors(tab)
     yield tab
     context.close()
     assert not errors, f"JavaScript errors on the page: {errors}"
@@ -73,9 +65,7 @@ def keyed_page(chromium):
     context = chromium.new_context(viewport=browser.LAPTOP)
     context.add_init_script(f"localStorage.setItem('hpopt.apiKey', '{KEY}')")
     tab = context.new_page()
-    errors: list[str] = []
-    tab.on("pageerror", lambda error: errors.append(str(error)))
-    tab.set_default_timeout(30_000)
+    errors = browser.watch_errors(tab)
     yield tab
     context.close()
     assert not errors, f"JavaScript errors on the page: {errors}"

@@ -9,19 +9,13 @@ Debian's chromium and playwright, as tests/test_dashboard_e2e.py.
 
 from __future__ import annotations
 
-import os
-
 import dashboard_browser as browser
 import pytest
-from api_helpers import TINY, ApiServer, clean_env, wait_status
+from api_helpers import TINY, wait_status
 
 KEY = "dashboard-table-key-51c2"
 
-if browser.missing():
-    reason = "the dashboard browser test needs " + " and ".join(browser.missing())
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason}; .ci/run installs them", pytrace=False)
-    pytest.skip(f"{reason} (CI installs them and fails without them)", allow_module_level=True)
+browser.require_browser()
 
 from playwright.sync_api import sync_playwright  # noqa: E402
 
@@ -30,8 +24,7 @@ ROWS = "#trial-table tbody tr[data-trial]"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    work = tmp_path_factory.mktemp("dashboard-table")
-    srv = ApiServer(work, work / "results", env=clean_env(HYPEROPT_API_KEY=KEY)).start()
+    srv = browser.start_server(tmp_path_factory, "dashboard-table", KEY)
     yield srv
     srv.stop()
 
@@ -55,9 +48,7 @@ def page(server, finished):
         context = chromium.new_context(viewport=browser.LAPTOP)
         context.add_init_script(f"localStorage.setItem('hpopt.apiKey', {KEY!r})")
         tab = context.new_page()
-        errors: list[str] = []
-        tab.on("pageerror", lambda error: errors.append(str(error)))
-        tab.set_default_timeout(30_000)
+        errors = browser.watch_errors(tab)
         tab.goto(f"{server.url}/#/job/{finished['job_id']}")
         tab.wait_for_function(f"() => document.querySelectorAll({ROWS!r}).length === {len(finished['trials'])}")
         yield tab
