@@ -183,3 +183,18 @@ def test_a_plot_opens_full_size_and_closes_back_to_its_thumbnail(page, finished)
     page.locator('#analyze-trials tbody tr[data-trial="1"]').click()
     page.wait_for_selector("#analyze-detail-params")
     page.wait_for_selector("#analyze-detail-accuracy svg[aria-label]")
+
+
+def test_clicking_a_history_point_in_watch_selects_that_trial(server, finished, page):
+    page.goto(f"{server.url}/#/job/{finished['job_id']}")
+    points = page.locator("#history-chart circle[data-trial]")
+    points.first.wait_for()
+    target = int(points.first.get_attribute("data-trial"))
+    points.first.click()
+    page.wait_for_function("(n) => document.querySelector('#trial-detail-title').textContent === `trial ${n} (selected)`",
+                           arg=target)
+    # a trial chosen on another view (an Analyze chart) is Watch's selection too
+    other = max(t["number"] for t in finished["trials"] if t["number"] != target)
+    page.evaluate("(n) => document.dispatchEvent(new CustomEvent('hpopt:trial-select', {detail: {number: n}}))", other)
+    page.wait_for_function("(n) => document.querySelector('#trial-detail-title').textContent === `trial ${n} (selected)`",
+                           arg=other)

@@ -115,7 +115,7 @@ export function lineChart(width, height, series, opts = {}) {
       g.append(s("path", { d, class: "line" }));
     }
     if (se.dots !== false) {
-      for (const p of pts) g.append(title(s("circle", { cx: x(p.x), cy: y(p.y), r: se.r || 4, class: `point ${p.cls || ""}` }), p.title));
+      for (const p of pts) g.append(title(s("circle", { cx: x(p.x), cy: y(p.y), r: se.r || 4, class: `point ${p.cls || ""}`, "data-trial": p.trial }), p.title));
     }
     svg.append(g);
   }

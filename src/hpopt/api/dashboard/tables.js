@@ -75,7 +75,7 @@ export function historySeries(rows, direction) {
   for (const row of done) {
     const v = firstValue(row);
     if (v === null) continue;
-    points.push({ x: row.number, y: v, cls: `st-${row.state}`, title: `trial ${row.number} (${row.state}): ${num(v)}` });
+    points.push({ x: row.number, y: v, trial: row.number, cls: `st-${row.state}`, title: `trial ${row.number} (${row.state}): ${num(v)} (click to select)` });
     if (row.state === "complete" && (best === null || (direction === "minimize" ? v < best : v > best))) best = v;
     if (best !== null) bestLine.push({ x: row.number, y: best, title: `best after trial ${row.number}: ${num(best)}` });
   }

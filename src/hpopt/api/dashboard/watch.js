@@ -8,6 +8,15 @@ import { archTable, epochSeries, healthPanel, historySeries } from "./tables.js"
 
 let selected = null; // trial number the user clicked (null: follow the running trial)
 let wanted = new Set(); // trial details being fetched
+let shown = null; // the live state last drawn: what a click on the history selects in
+
+// A trial chosen anywhere (a history point here, a point of an Analyze chart) is Watch's selection too.
+function select(number) {
+  if (!Number.isInteger(number) || !shown) return;
+  selected = number;
+  shown.changed("select");
+}
+document.addEventListener("hpopt:trial-select", (e) => select(e.detail?.number));
 
 export function resetWatch() {
   selected = null;
@@ -29,6 +38,7 @@ function focusNumber(live) {
 }
 
 export function renderWatch(live) {
+  shown = live;
   const rows = live.rows();
   const bestNumber = live.best?.number ?? null;
   const mode = live.job?.mode;
@@ -100,7 +110,10 @@ export function watchSkeleton() {
   const card = (title, body, extra = {}) => h("section", { class: `card ${extra.wide ? "wide" : ""}` }, [
     h("h3", { id: extra.titleId || null, text: title }), body]);
   return [
-    card("Optimization history", h("div", { id: "history-chart", class: "chart-box" }), { wide: true }),
+    card("Optimization history", h("div", {
+      id: "history-chart", class: "chart-box",
+      onclick: (e) => select(Number(e.target.closest?.("circle[data-trial]")?.dataset.trial ?? NaN)),
+    }), { wide: true }),
     h("section", { class: "card wide" }, [
       h("h3", { text: "Trials" }), h("p", { id: "trial-table-empty", class: "note" }), h("div", { id: "trial-table" }),
     ]),
