@@ -101,7 +101,7 @@ def test_polls_when_the_websocket_is_unavailable(server, finished_run, monkeypat
 def test_ask_asks_with_the_servers_choices(server, monkeypatch, capsys):
     answers = iter(["", "pareto", "overall_health", "val_accuracy", "8", "3", ""])
     monkeypatch.setattr("builtins.input", lambda prompt: next(answers))
-    settings = ask_settings(Api(server.url, KEY))
+    settings = ask_settings(Api(server.url, KEY), say=print)
     assert settings == {"dataset": "digits", "mode": "pareto", "optimize_for": "val_accuracy", "trials": "8",
                         "max_epochs_per_trial": "3", "min_epochs_per_trial": "3"}
     shown = capsys.readouterr().out

@@ -7,6 +7,7 @@ and in README.md (Remote client).
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Optional
 from hpopt.remote_client.download import download
 from hpopt.remote_client.errors import EXIT_DETACHED, EXIT_JOB_FAILED, EXIT_OK, EXIT_USAGE, ClientError
 from hpopt.remote_client.follow import follow
-from hpopt.remote_client.jobs import job_to_follow, list_jobs, parse_settings, submit
+from hpopt.remote_client.jobs import job_lines, job_to_follow, parse_settings, submit
 from hpopt.remote_client.progress import Progress
 from hpopt.remote_client.prompts import ask_settings
 from hpopt.remote_client.server_api import Api, error_detail, json_body
@@ -79,7 +80,8 @@ def run(argv: list[str]) -> int:
     if scheme_added:  # after the check, so that a wrong URL still gives one line (which says this too)
         print(f"using {url} ({args.url.strip()} has no scheme)", file=sys.stderr)
     if args.jobs:
-        return list_jobs(api)
+        print("\n".join(job_lines(api)))
+        return EXIT_OK
     job_id = args.monitor_only or (args.interactive if isinstance(args.interactive, str) else None)
     if job_id:
         response = api.call("GET", f"/jobs/{job_id}")
@@ -93,7 +95,7 @@ def run(argv: list[str]) -> int:
         job = job_to_follow(api)
         print(f"following job {job['job_id']} ({job['status']}): run {job['run_name']}", file=sys.stderr)
     else:
-        settings = ask_settings(api) if args.ask else parse_settings(args.settings)
+        settings = ask_settings(api, say=print) if args.ask else parse_settings(args.settings)
         job = submit(api, settings)
         print(f"job {job['job_id']} ({job['status']}): run {job['run_name']}", file=sys.stderr)
     progress = Progress()
@@ -116,6 +118,7 @@ def run(argv: list[str]) -> int:
 
 
 def main(argv: Optional[list[str]] = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")  # e.g. unsafe ZIP entries
     try:
         return run(list(sys.argv[1:] if argv is None else argv))
     except ClientError as exc:

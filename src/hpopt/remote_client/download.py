@@ -6,8 +6,8 @@ and symlinks are never written.
 
 from __future__ import annotations
 
+import logging
 import shutil
-import sys
 import tempfile
 import zipfile
 from pathlib import Path, PurePosixPath
@@ -17,6 +17,8 @@ import httpx
 
 from hpopt.remote_client.errors import EXIT_JOB_FAILED, EXIT_UNREACHABLE, ClientError, one_line
 from hpopt.remote_client.server_api import Api, error_detail
+
+logger = logging.getLogger(__name__)
 
 
 def _member_target(dest: Path, name: str, prefix: Optional[str]) -> Optional[Path]:
@@ -42,7 +44,7 @@ def safe_extract(archive: zipfile.ZipFile, dest: Path, prefix: Optional[str] = N
             continue
         target = _member_target(dest, info.filename, prefix)
         if target is None:
-            print(f"warning: skipped unsafe entry {info.filename!r} in the results ZIP", file=sys.stderr)
+            logger.warning("skipped unsafe entry %r in the results ZIP", info.filename)
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
         with archive.open(info) as source, target.open("wb") as out:

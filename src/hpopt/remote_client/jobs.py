@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hpopt.remote_client.errors import EXIT_OK, EXIT_USAGE, ClientError
+from hpopt.remote_client.errors import EXIT_USAGE, ClientError
 from hpopt.remote_client.server_api import Api, error_detail, json_body
 
 
@@ -32,16 +32,18 @@ def submit(api: Api, settings: dict[str, Any]) -> dict[str, Any]:
     return json_body(response, api.url)
 
 
-def list_jobs(api: Api) -> int:
+def job_lines(api: Api) -> list[str]:
+    """--jobs: one line per job of the server (newest 100), for the terminal."""
     jobs = api.json("GET", "/jobs", params={"limit": 100})["jobs"]
     if not jobs:
-        print("no jobs")
-    for job in jobs:
-        progress = job["progress"]
-        print(f"{job['job_id']}  {job['status']:<11} {progress['trials_finished']:>3}/{progress['trials_total']:<3} "
-              f"best={progress['best_value'] if progress['best_value'] is not None else '–'}  "
-              f"{job['dataset']:<14} {job['run_name']}  {job['created_at']}")
-    return EXIT_OK
+        return ["no jobs"]
+    return [f"{job['job_id']}  {job['status']:<11} {job['progress']['trials_finished']:>3}/"
+            f"{job['progress']['trials_total']:<3} best={_shown(job['progress']['best_value'])}  "
+            f"{job['dataset']:<14} {job['run_name']}  {job['created_at']}" for job in jobs]
+
+
+def _shown(value: Any) -> str:
+    return "–" if value is None else str(value)
 
 
 def job_to_follow(api: Api) -> dict[str, Any]:
