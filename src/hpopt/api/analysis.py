@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Optional
 from hpopt.api.job_cache import JobAnswerCache
 from hpopt.api.job_study import job_storage_url, load_job_study
 from hpopt.jobs.store import JobRecord
+from hpopt.trial_record import trial_state
 
 if TYPE_CHECKING:
     import optuna
@@ -25,8 +26,6 @@ if TYPE_CHECKING:
 __all__ = ["AnalysisCache", "compute_analysis", "epoch_values"]
 
 logger = logging.getLogger(__name__)
-_OPTUNA_STATES = {"COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "failed", "RUNNING": "running",
-                  "WAITING": "waiting"}
 
 
 def _finite(value: Any) -> Optional[float]:
@@ -68,7 +67,7 @@ def _trial(trial: "optuna.trial.FrozenTrial", row: Optional[dict[str, Any]]) -> 
     if not intermediate and row is not None:
         intermediate = epoch_values(row)
     state = row.get("state") if row is not None and isinstance(row.get("state"), str) else None
-    return {"number": trial.number, "state": state or _OPTUNA_STATES.get(trial.state.name, trial.state.name.lower()),
+    return {"number": trial.number, "state": state or trial_state(trial),
             "value": values[0] if values else None, "values": values, "params": dict(trial.params),
             "intermediate": intermediate}
 
