@@ -41,6 +41,7 @@ DEFAULTS = {
     "gpu_proxy_fallback_local": True, "gpu_proxy_sample_percentage": 1.0,
     "gpu_proxy_use_stratified_sampling": True, "gpu_proxy_concurrency": 1, "gpu_proxy_timeout_s": 7200.0,
     "gpu_proxy_max_payload_mb": 10.0, "gpu_proxy_repo_url": None, "gpu_proxy_ref": None, "data_dir": None,
+    "gpu_proxy_usd_per_hour": None, "gpu_proxy_endpoints": None, "gpu_budget_usd": None, "gpu_tier": "fixed",
     "results_dir": "./optimization_results", "storage": None, "study_name": None, "workers": 1,
     "heartbeat_interval_s": 30,
     "assign_gpus_to_workers": True,

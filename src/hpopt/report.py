@@ -6,6 +6,7 @@ import html
 from pathlib import Path
 from typing import Any
 
+from hpopt.cost_summary import cost_lines
 from hpopt.layout import RunLayout
 
 PLOT_READINGS = {
@@ -155,6 +156,7 @@ def write_report(run_dir: Path, summary: dict[str, Any], plots: dict[str, Any]) 
             f"{_fmt(t['duration_s'], 1)} | {t['execution']} |")
     lines.append("")
     lines += _execution_lines(summary)
+    lines += cost_lines(summary)
     if plots.get("study"):
         lines += ["## Study plots", ""]
         for name, path in plots["study"].items():

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 CSV_FIELDS = ("number", "state", "value", "val_accuracy", "overall_health", "epochs_run", "duration_s",
-              "param_count", "execution", "worker", "started_at", "finished_at")
+              "param_count", "execution", "worker", "endpoint", "billed_s", "cost_usd", "started_at", "finished_at")
 
 
 def _iso(value: Any) -> Optional[str]:
@@ -67,6 +67,9 @@ def trial_row(trial: FrozenTrial) -> dict[str, Any]:
         "health_seconds": record.health_seconds,
         "execution": record.execution,
         "worker": record.worker,
+        "endpoint": record.endpoint,
+        "billed_s": record.billed_s,
+        "cost_usd": record.cost_usd,
         "failure": record.failure,
         "stop_reason": attrs.get(STOP_REASON_ATTR),
         "interrupted": bool(attrs.get(INTERRUPTED_ATTR, False)),

@@ -18,6 +18,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import optuna  # noqa: E402
 
 from hpopt.best_so_far import BestSoFar, read_best_so_far  # noqa: E402
+from hpopt.cost_summary import cost_section  # noqa: E402
 from hpopt.events import RunListener  # noqa: E402
 from hpopt.execution_stats import execution_section, training_samples_by_place  # noqa: E402
 from hpopt.layout import RunLayout, study_name  # noqa: E402
@@ -221,6 +222,7 @@ def finalize_run(config: "OptimizationConfig", study: optuna.Study, dataset: Any
     )
     summary["execution"] = execution_section(
         rows, training_samples_by_place(config, len(dataset.y_train), dataset.y_train), config.min_steps_per_epoch)
+    summary.update(cost_section(rows, config, study.user_attrs))
     timeline = read_best_so_far(run_dir)
     summary["best_over_time"] = timeline.get("points", [])
     summary["wall_time"] = _wall_time(clock, search_ended_at, timeline)

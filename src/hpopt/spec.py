@@ -157,6 +157,11 @@ class TrialResult(BaseModel):
     worker: str = ""
     failure: Optional[str] = None
     stop_reason: Optional[str] = None  # "deadline": the run's time was up (the trial is complete)
+    # GPU proxy spend (client side): seconds billed (the endpoint's executionTime, else submit to result),
+    # their cost at the endpoint's price (None: no price known) and which endpoint ran it
+    billed_s: Optional[float] = None
+    cost_usd: Optional[float] = None
+    endpoint: Optional[str] = None
     model: Any = Field(default=None, exclude=True)  # the trained Keras model, local only
 
     @property

@@ -28,6 +28,7 @@ from hpopt.trial_record import (
     DIED_ATTR,
     DUPLICATE_ATTR,
     INTERRUPTED_ATTR,
+    OVER_BUDGET_ATTR,
     OVER_CAP_ATTR,
     WORKER_ATTR,
     WORKER_NS_ATTR,
@@ -225,7 +226,8 @@ def gave_way(trial: optuna.trial.FrozenTrial) -> bool:
     listed in summaries)."""
     attrs = trial.user_attrs
     stopped_unsampled = bool(attrs.get(INTERRUPTED_ATTR)) and CLAIM_ATTR not in attrs
-    return (bool(attrs.get(OVER_CAP_ATTR) or attrs.get(AFTER_DEADLINE_ATTR)) or attrs.get(DUPLICATE_ATTR) is not None
+    return (bool(attrs.get(OVER_CAP_ATTR) or attrs.get(AFTER_DEADLINE_ATTR) or attrs.get(OVER_BUDGET_ATTR))
+            or attrs.get(DUPLICATE_ATTR) is not None
             or stopped_unsampled)
 
 

@@ -26,6 +26,7 @@ from hpopt.trial_record import (
     CLAIM_ATTR,
     DUPLICATE_ATTR,
     INTERRUPTED_ATTR,
+    OVER_BUDGET_ATTR,
     OVER_CAP_ATTR,
     SCORE_ATTR,
     STOP_REASON_ATTR,
@@ -126,6 +127,11 @@ class TrialObjective:
             trial.set_user_attr("finished_at", utc_stamp())
             raise
         except Exception as error:  # a crashing trial (OOM, bad shapes) must not end the study
+            if getattr(error, "gives_way", False):  # gpu_budget_usd reached: not trained, the run ends
+                logger.warning("%s", error)
+                trial.set_user_attr(OVER_BUDGET_ATTR, str(error))
+                trial.study.stop()
+                raise TrialFailed(str(error)) from None
             if getattr(error, "stops_run", False):  # ...unless the executor says the run cannot go on
                 self._record(trial, None, started, failure=str(error))
                 raise

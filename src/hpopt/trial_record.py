@@ -25,6 +25,7 @@ INTERRUPTED_ATTR = "interrupted"  # cut by Ctrl-C or an API stop
 OVER_CAP_ATTR = "over_cap"  # gave way: another worker started the last allowed trial
 AFTER_DEADLINE_ATTR = "after_deadline"  # gave way: sampled in the instant the run's deadline passed
 DUPLICATE_ATTR = "duplicate_of"  # gave way: repeats the configuration of that trial
+OVER_BUDGET_ATTR = "over_gpu_budget"  # gave way: gpu_budget_usd reached and no local fallback (the reason)
 # Why a trial ended early when it is not the pruner's doing: "no_learning" (at chance level, state
 # pruned), "deadline" (the run's timeout: state complete, with its best epoch), or for a trial cut by
 # a stop (state stopped): "user" (an API stop or Ctrl-C) or "server" (the API server went away).
@@ -87,6 +88,9 @@ class TrialRecord:
     history: list[dict[str, Any]] = field(default_factory=list)
     execution: str = "local"
     worker: Optional[str] = None
+    billed_s: Optional[float] = None  # GPU proxy seconds billed (hpopt.gpu_proxy.cost)
+    cost_usd: Optional[float] = None
+    endpoint: Optional[str] = None  # the GPU proxy endpoint's name
 
     @classmethod
     def of(cls, result: Optional["TrialResult"], *, finished_at: str, duration_s: float,
@@ -108,6 +112,7 @@ class TrialRecord:
         record.history = [r.model_dump(exclude={"health"}) for r in result.history]
         record.execution = result.execution
         record.worker = result.worker
+        record.billed_s, record.cost_usd, record.endpoint = result.billed_s, result.cost_usd, result.endpoint
         return record
 
     def store(self, trial: "optuna.Trial") -> None:

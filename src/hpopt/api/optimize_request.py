@@ -26,7 +26,8 @@ SEED_ALIASES = {"dataset_name": "dataset"}
 # Operator settings: where the server's secrets go (the RunPod key, storage credentials) and which
 # server files are read or written. Only the server's environment (HYPEROPT_<KEY>) or .env sets them;
 # a request naming one is refused, so an API key never grants choosing them.
-SERVER_OWNED_KEYS = ("results_dir", "storage", "gpu_proxy_endpoint", "gpu_proxy_repo_url", "gpu_proxy_ref")
+SERVER_OWNED_KEYS = ("results_dir", "storage", "gpu_proxy_endpoint", "gpu_proxy_endpoints", "gpu_proxy_repo_url",
+                     "gpu_proxy_ref")
 # (data_dir is confined to the operator's data_roots by hpopt.api.data_roots instead.)
 EXAMPLE = {"dataset_name": "digits", "mode": "simple", "optimize_for": "val_accuracy", "trials": 5,
            "config_overrides": {"max_epochs_per_trial": 3, "min_epochs_per_trial": 1}}

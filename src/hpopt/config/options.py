@@ -147,6 +147,18 @@ class OptimizationConfig(BaseModel):
     gpu_proxy_ref: Optional[str] = _f(
         None, "GPU proxy", "tag, branch or commit of gpu_proxy_repo_url to clone; a full commit sha is "
         "verified after the checkout; none = the default branch")
+    gpu_proxy_usd_per_hour: Optional[float] = _f(
+        None, "GPU proxy", "price of gpu_proxy_endpoint in USD per hour, for each trial's cost_usd; none = from the "
+        "GPU its worker reports (RunPod serverless flex prices, hpopt.gpu_proxy.pricing)", ge=0, le=1000)
+    gpu_proxy_endpoints: Optional[str] = _f(
+        None, "GPU proxy", "YAML file listing several endpoints, each {name, endpoint, usd_per_hour?, memory_gb?} "
+        "(operator setting); used instead of gpu_proxy_endpoint; none = the single endpoint")
+    gpu_budget_usd: Optional[float] = _f(
+        None, "GPU proxy", "most USD the run may spend on the GPU proxy: a trial whose estimated cost would pass it "
+        "trains locally (gpu_proxy_fallback_local=true) or the run ends; none = no limit", ge=0)
+    gpu_tier: Literal["fixed", "auto", "hybrid"] = _f(
+        "fixed", "GPU proxy", "fixed: every trial to the first endpoint; auto: per trial, the cheapest endpoint whose "
+        "memory_gb fits the model's estimated memory; hybrid: auto, and small models train locally")
     # health
     health_weight: float = _f(
         0.3, "health", "health mode: weight of health in the score (1 - weight goes to the objective)", ge=0, le=1)
@@ -188,6 +200,19 @@ class OptimizationConfig(BaseModel):
             raise ValueError("expected an Optuna storage URL starting with " + ", ".join(STORAGE_URL_PREFIXES))
         return value
 
+    @field_validator("gpu_proxy_endpoints")
+    @classmethod
+    def _endpoints_file(cls, value: Optional[str]) -> Optional[str]:
+        """Read the file now: a mistake in it is one line before any run starts."""
+        if value is not None:
+            from hpopt.config.endpoints_file import EndpointsFileError, read_endpoints_file
+
+            try:
+                read_endpoints_file(value)
+            except EndpointsFileError as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
     @model_validator(mode="after")
     def _consistent(self) -> "OptimizationConfig":
         """Rules between keys, which no single field can check."""
@@ -204,6 +229,14 @@ class OptimizationConfig(BaseModel):
             raise ValueError(
                 f"optimize_for={self.optimize_for!r} is not available in mode={self.mode!r}: allowed "
                 f"{', '.join(OBJECTIVES_BY_MODE[self.mode])}; {', '.join(HEALTH_ONLY_OBJECTIVES)} need mode=health")
+        if self.gpu_proxy_endpoints is not None and self.gpu_proxy_endpoint is not None:
+            raise ValueError(
+                "gpu_proxy_endpoints and gpu_proxy_endpoint are both set: allowed one of them (list the single "
+                "endpoint in the file, or unset gpu_proxy_endpoints)")
+        if self.gpu_proxy_endpoints is not None and self.gpu_proxy_usd_per_hour is not None:
+            raise ValueError(
+                "gpu_proxy_usd_per_hour prices the single gpu_proxy_endpoint: with gpu_proxy_endpoints give each "
+                "endpoint its usd_per_hour in the file")
         return self
 
     @cached_property

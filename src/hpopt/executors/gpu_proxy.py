@@ -12,6 +12,7 @@ after REPROBE_S) or the run stops with GpuProxyRunStopped (false).
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -21,11 +22,14 @@ import optuna
 from pydantic import ValidationError
 
 from hpopt import interrupts
+from hpopt.config.endpoints_file import read_endpoints_file
 from hpopt.gpu_proxy.client import GpuProxyClient
+from hpopt.gpu_proxy.cost import BUDGET_STOP_ATTR, CostLedger, cost_usd
 from hpopt.gpu_proxy.data_link import DataLink
 from hpopt.gpu_proxy.endpoint import EndpointConfigError, resolve_endpoint
 from hpopt.gpu_proxy.errors import (
     FOREIGN_WORKER_HINT,
+    GpuBudgetReached,
     GpuProxyRunStopped,
     GpuProxyUnavailable,
     PayloadTooLarge,
@@ -36,6 +40,7 @@ from hpopt.gpu_proxy.payload import PayloadError, decode_weights
 from hpopt.gpu_proxy.protocol import ErrorOutput, ResultOutput, TrainOptions, TrainRequest
 from hpopt.gpu_proxy.pruning import pruning_schedule
 from hpopt.gpu_proxy.records import epoch_record, model_with_weights, pruned_from_epochs, trial_result, truncated
+from hpopt.gpu_proxy.routes import Route, choose_route
 from hpopt.gpu_proxy.setup import data_link, proxy_code
 from hpopt.gpu_proxy.transport import DeadlinePassed, Stopped
 from hpopt.spec import EpochRecord, TrialResult, TrialSpec
@@ -65,6 +70,19 @@ class _Forwarder:
         self.reporter.report(record)
 
 
+class _Bill:
+    """Seconds billed for one trial's remote jobs (several when a job is submitted again)."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.jobs = 0
+
+    def add(self, job: RemoteJob, submitted: float) -> None:
+        measured = job.execution_ms / 1000.0 if job.execution_ms is not None else time.monotonic() - submitted
+        self.seconds += round(measured, 3)
+        self.jobs += 1
+
+
 class GpuProxyExecutor:
     """Runs trials on the endpoint; thread-safe so ``concurrency`` trials can be in flight."""
 
@@ -72,10 +90,18 @@ class GpuProxyExecutor:
 
     def __init__(self, client: Optional[GpuProxyClient], link: DataLink, *, fallback_local: bool = True,
                  timeout_s: float = 7200.0, return_weights: bool = True, concurrency: int = 1,
-                 unavailable: Optional[str] = None, local: Any = None) -> None:
+                 unavailable: Optional[str] = None, local: Any = None, routes: Optional[list[Route]] = None,
+                 tier: str = "fixed", budget_usd: Optional[float] = None,
+                 usd_per_hour: Optional[float] = None) -> None:
         from hpopt.executors.local import LocalExecutor
 
-        self.client = client
+        if routes is None and client is not None:
+            routes = [Route("default", client, usd_per_hour=usd_per_hour)]
+        self.routes = routes or []
+        self.client = client or (self.routes[0].client if self.routes else None)  # probes and the stop event
+        self.tier = tier
+        self.ledger = CostLedger(budget_usd)
+        self._keys = itertools.count(-1, -1)  # trials run without an Optuna trial (direct use) get keys < 0
         self.link = link
         self.fallback_local = fallback_local
         self.timeout_s = timeout_s
@@ -98,26 +124,75 @@ class GpuProxyExecutor:
             return self._fall_back(GpuProxyUnavailable(self._unavailable), spec, data, reporter, 0)
         if self._is_down():
             return self._run_local(spec, data, reporter, 0)
+        trial = getattr(reporter, "trial", None)
+        key = trial.number if trial is not None else next(self._keys)
+        with self._build_lock:
+            route, _ = choose_route(self.routes, self.tier, spec, key)
+        if route is None:  # gpu_tier=hybrid: a small model
+            return self._run_local(spec, data, reporter, 0)
+        if not self._within_budget(route, spec, trial, key):
+            return self._run_local(spec, data, reporter, 0)
         forwarder = _Forwarder(reporter)
+        bill = _Bill()
+        cost: Optional[float] = None
         try:
-            return self._run_remote(spec, data, reporter, forwarder)
-        except PayloadTooLarge as exc:
-            self._unavailable = str(exc)  # the data will not shrink: stay local for the whole run
-            return self._fall_back(exc, spec, data, reporter, forwarder.count)
-        except GpuProxyUnavailable as exc:
-            return self._fall_back(exc, spec, data, reporter, forwarder.count)
-        except Stopped:
-            raise KeyboardInterrupt from None
+            try:
+                result = self._run_remote(route, spec, data, reporter, forwarder, bill)
+            except PayloadTooLarge as exc:
+                self._unavailable = str(exc)  # the data will not shrink: stay local for the whole run
+                result = self._fall_back(exc, spec, data, reporter, forwarder.count)
+            except GpuProxyUnavailable as exc:
+                result = self._fall_back(exc, spec, data, reporter, forwarder.count)
+            except Stopped:
+                raise KeyboardInterrupt from None
+            if bill.jobs:
+                cost = cost_usd(bill.seconds, route.price())
+                result = result.model_copy(update={"billed_s": round(bill.seconds, 3), "cost_usd": cost,
+                                                   "endpoint": route.name})
+                logger.info("trial %s on %s: billed %.3f s, %s", key, route.name, bill.seconds,
+                            "no price known" if cost is None else f"{cost:.6f} USD")
+            return result
+        finally:
+            self.ledger.settle(key, cost)
 
     def preflight(self) -> None:
-        """One reachability check before the study starts, so a dead endpoint is known early."""
+        """One reachability check per endpoint before the study starts, so a dead one is known early."""
         if self._unavailable is not None or self.client is None:
             self._mark_down(GpuProxyUnavailable(self._unavailable or "no GPU proxy client"))
             return
         try:
-            self.client.probe()
+            for route in self.routes:
+                route.client.probe()
         except GpuProxyUnavailable as exc:
             self._mark_down(exc)
+
+    def _within_budget(self, route: Route, spec: TrialSpec, trial: Any, key: int) -> bool:
+        """Reserve the trial's estimated cost; False: it would pass gpu_budget_usd (train it locally).
+        Raises GpuBudgetReached when it may not train locally (gpu_proxy_fallback_local=false)."""
+        budget = self.ledger.budget_usd
+        if budget is None:
+            return True
+        earlier = _study_costs(trial, key)
+        price = route.price()
+        if price is None:
+            fits, committed, why = False, self.ledger.total(), f"no price is known for endpoint {route.name}"
+            self.ledger.reserve(key, float("inf"), earlier)
+        else:
+            estimate = self.ledger.estimate(price, spec.epochs, earlier)
+            fits, committed = self.ledger.reserve(key, estimate, earlier)
+            why = (f"spent and running {committed:.6f} USD + this trial's estimate {estimate:.6f} USD would pass "
+                   f"gpu_budget_usd={budget:g}")
+        if fits:
+            return True
+        first = self.ledger.stopped_at_trial == key
+        if first and trial is not None:
+            trial.study.set_user_attr(BUDGET_STOP_ATTR, key)
+        if not self.fallback_local:
+            raise GpuBudgetReached(f"GPU budget reached: {why}; trial {key} was not sent and the run ends "
+                                   "(gpu_proxy_fallback_local=false; set it to true to train the rest locally)")
+        if first:
+            logger.warning("GPU budget reached: %s; trial %s and later ones train locally", why, key)
+        return False
 
     def close(self) -> None:
         """Stop waiting, cancel the jobs in flight, restore Ctrl-C handling."""
@@ -127,7 +202,10 @@ class GpuProxyExecutor:
                 jobs = list(self._jobs)
             for job in jobs:
                 job.cancel()
-            self.client.close()
+            for route in self.routes:
+                route.client.close()
+            if self.client not in [r.client for r in self.routes]:
+                self.client.close()
         if self._on_stop is not None:
             interrupts.STOP.remove_on_stop(self._on_stop)
             self._on_stop = None
@@ -184,9 +262,8 @@ class GpuProxyExecutor:
 
     # ------------------------------------------------------------------ remote
 
-    def _run_remote(self, spec: TrialSpec, data: "TrainingData", reporter: Optional["EpochReporter"],
-                    forwarder: _Forwarder) -> TrialResult:
-        assert self.client is not None
+    def _run_remote(self, route: Route, spec: TrialSpec, data: "TrainingData",
+                    reporter: Optional["EpochReporter"], forwarder: _Forwarder, bill: _Bill) -> TrialResult:
         trial = getattr(reporter, "trial", None)  # OptunaReporter: prune against its study
         schedule = pruning_schedule(trial.study, spec.epochs) if trial is not None and getattr(
             reporter, "prune", False) else None
@@ -195,7 +272,8 @@ class GpuProxyExecutor:
         with_payload = False
         for _ in range(MAX_ATTEMPTS):
             request = TrainRequest(spec=spec, data=self.link.reference(data, with_payload), options=options)
-            job = self.client.submit_train(request, deadline)
+            job = route.client.submit_train(request, deadline)
+            submitted = time.monotonic()
             with self._state:
                 self._jobs.add(job)
             try:
@@ -215,6 +293,7 @@ class GpuProxyExecutor:
                 job.cancel()  # pruned, Ctrl-C or a broken connection: do not leave it running
                 raise
             finally:
+                bill.add(job, submitted)
                 with self._state:
                     self._jobs.discard(job)
             if isinstance(outcome, TrialResult):
@@ -280,21 +359,59 @@ class GpuProxyExecutor:
         return result
 
 
+def _study_costs(trial: Any, key: int) -> dict[int, float]:
+    """cost_usd of the study's other trials (a resumed run, other workers): already spent."""
+    if trial is None:
+        return {}
+    costs = {}
+    for other in trial.study.get_trials(deepcopy=False):
+        value = other.user_attrs.get("cost_usd")
+        if other.number != key and isinstance(value, (int, float)):
+            costs[other.number] = float(value)
+    return costs
+
+
+def _routes(config: "OptimizationConfig") -> list[Route]:
+    """One Route per configured endpoint (gpu_proxy_endpoints), else the single gpu_proxy_endpoint.
+    Raises EndpointConfigError when one cannot be resolved."""
+    max_bytes = int(config.gpu_proxy_max_payload_mb * 1_000_000)
+    stop = threading.Event()  # one Ctrl-C ends the waits on every endpoint
+    if config.gpu_proxy_endpoints is None:
+        endpoint = resolve_endpoint(config.gpu_proxy_endpoint)
+        logger.info("GPU proxy: %s (from %s), %d trial(s) in flight, fallback to local %s", endpoint.base_url,
+                    endpoint.describe(), config.gpu_proxy_concurrency,
+                    "on" if config.gpu_proxy_fallback_local else "off")
+        return [Route("default", GpuProxyClient(endpoint, max_request_bytes=max_bytes, stop=stop),
+                      usd_per_hour=config.gpu_proxy_usd_per_hour)]
+    routes = []
+    for entry in read_endpoints_file(config.gpu_proxy_endpoints):
+        try:
+            endpoint = resolve_endpoint(entry.endpoint)
+        except EndpointConfigError as exc:
+            raise EndpointConfigError(f"endpoint {entry.name!r} of {config.gpu_proxy_endpoints}: {exc}") from None
+        routes.append(Route(entry.name, GpuProxyClient(endpoint, max_request_bytes=max_bytes, stop=stop),
+                            usd_per_hour=entry.usd_per_hour, memory_gb=entry.memory_gb))
+        logger.info("GPU proxy endpoint %s: %s, %s USD/h, %s GB", entry.name, endpoint.base_url,
+                    "?" if entry.usd_per_hour is None else f"{entry.usd_per_hour:g}",
+                    "?" if entry.memory_gb is None else f"{entry.memory_gb:g}")
+    logger.info("GPU proxy: %d endpoints, gpu_tier=%s, %d trial(s) in flight, fallback to local %s", len(routes),
+                config.gpu_tier, config.gpu_proxy_concurrency, "on" if config.gpu_proxy_fallback_local else "off")
+    return routes
+
+
 def make_gpu_proxy_executor(config: "OptimizationConfig") -> GpuProxyExecutor:
-    """The executor for ``use_gpu_proxy=true``: endpoint, data link, worker-code check, preflight."""
+    """The executor for ``use_gpu_proxy=true``: endpoints, data link, worker-code check, preflight."""
     proxy_code(config)
     options = dict(fallback_local=config.gpu_proxy_fallback_local, timeout_s=config.gpu_proxy_timeout_s,
-                   return_weights=config.save_best_model, concurrency=config.gpu_proxy_concurrency)
+                   return_weights=config.save_best_model, concurrency=config.gpu_proxy_concurrency,
+                   tier=config.gpu_tier, budget_usd=config.gpu_budget_usd)
     try:
-        endpoint = resolve_endpoint(config.gpu_proxy_endpoint)
+        routes = _routes(config)
     except EndpointConfigError as exc:
         executor = GpuProxyExecutor(None, data_link(config), unavailable=str(exc), **options)
         executor.preflight()
         return executor
-    client = GpuProxyClient(endpoint, max_request_bytes=int(config.gpu_proxy_max_payload_mb * 1_000_000))
-    executor = GpuProxyExecutor(client, data_link(config), **options)
-    logger.info("GPU proxy: %s (from %s), %d trial(s) in flight, fallback to local %s", endpoint.base_url,
-                endpoint.describe(), config.gpu_proxy_concurrency, "on" if config.gpu_proxy_fallback_local else "off")
+    executor = GpuProxyExecutor(routes[0].client, data_link(config), routes=routes, **options)
     executor.preflight()
     if config.gpu_proxy_concurrency > 1:
         executor.watch_interrupts()

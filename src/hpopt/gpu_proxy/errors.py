@@ -32,6 +32,13 @@ class GpuProxyRunStopped(GpuProxyError):
     stops_run = True
 
 
+class GpuBudgetReached(GpuProxyError):
+    """The next remote trial would pass gpu_budget_usd and may not train locally: it is not run
+    (``gives_way``: the trial is dropped untrained) and the run ends after the trials in flight."""
+
+    gives_way = True
+
+
 class RemoteTrialError(GpuProxyError):
     """The worker ran the trial and it crashed there; only this trial fails."""
 

@@ -14,7 +14,7 @@ import json
 import logging
 import time
 from collections import deque
-from typing import Any, Iterator
+from typing import Any, Iterator, Optional
 
 import httpx
 
@@ -71,12 +71,14 @@ class RemoteJob:
         self.final = False
         self.started = False  # the worker produced something (the job left the queue)
         self.buffered: deque[dict[str, Any]] = deque()
+        self.execution_ms: Optional[float] = None  # RunPod's executionTime, when its answers carry it
 
     def outputs(self) -> Iterator[dict[str, Any]]:
         polls = 0
         while not self.final:
             body = self._read("stream")
             status = str(body.get("status", ""))
+            self._note_execution_time(body)
             chunks = body.get("stream") or []
             for chunk in chunks:
                 output = chunk.get("output") if isinstance(chunk, dict) else None
@@ -85,7 +87,7 @@ class RemoteJob:
             if status not in ("IN_QUEUE", ""):
                 self.started = True
             if status in FINAL_STATES:
-                self.final = True
+                self._finished(status)
                 if status != "COMPLETED":
                     error = self.transport.endpoint.redact(str(body.get("error") or "no details"))
                     if "not found" in error.lower():
@@ -102,6 +104,29 @@ class RemoteJob:
                     raise Stopped()
             elif chunks:
                 polls = 0
+
+    def _finished(self, status: str) -> None:
+        self.final = True
+        if status == "COMPLETED" and self.execution_ms is None:
+            self._fetch_execution_time()
+
+    def _note_execution_time(self, body: dict[str, Any]) -> None:
+        value = body.get("executionTime")
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
+            self.execution_ms = float(value)
+
+    def _fetch_execution_time(self) -> None:
+        """RunPod's /status of a finished job says how long it executed (ms): what is billed. Only
+        asked of a RunPod-style server (GET reads); the SDK's local server would run the job again."""
+        if self.transport.read_method != "GET":
+            return
+        try:
+            response = self.transport.request("GET", f"/status/{self.id}", idempotent=True, timeout_s=10.0,
+                                              attempts=1, honour_stop=False)
+            if response.status_code < 400:
+                self._note_execution_time(_json(response, f"status of job {self.id}"))
+        except Exception as exc:  # noqa: BLE001 - the cost falls back to measured time; never fail a trial
+            logger.debug("GPU proxy: no execution time for job %s: %s", self.id, exc)
 
     def cancel(self) -> None:
         """Best effort: the SDK's local server has no /cancel; a finished job needs none."""
