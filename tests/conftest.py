@@ -42,3 +42,14 @@ def postgres_url():
                     "(.ci/run installs and starts it)")
     with running_postgres() as started:
         yield started
+
+
+@pytest.fixture(scope="session")
+def priced_workers(tmp_path_factory):
+    """Two real GPU workers (local runpod servers) shared by the cost, budget and tier tests: each
+    imports TensorFlow at start, so one pair serves the whole session."""
+    from gpu_worker_helpers import running_worker
+
+    with running_worker(tmp_path_factory.mktemp("cheap")) as cheap, \
+            running_worker(tmp_path_factory.mktemp("dear")) as dear:
+        yield cheap, dear
