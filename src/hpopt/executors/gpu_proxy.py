@@ -127,7 +127,7 @@ class GpuProxyExecutor:
         trial = getattr(reporter, "trial", None)
         key = trial.number if trial is not None else next(self._keys)
         with self._build_lock:
-            route, _ = choose_route(self.routes, self.tier, spec, key)
+            route, why = choose_route(self.routes, self.tier, spec, key)
         if route is None:  # gpu_tier=hybrid: a small model
             return self._run_local(spec, data, reporter, 0)
         if not self._within_budget(route, spec, trial, key):
@@ -151,6 +151,8 @@ class GpuProxyExecutor:
                                                    "endpoint": route.name})
                 logger.info("trial %s on %s: billed %.3f s, %s", key, route.name, bill.seconds,
                             "no price known" if cost is None else f"{cost:.6f} USD")
+            if self.tier != "fixed":  # the estimate that chose the endpoint, beside the model's actual size
+                logger.info("trial %s: %s; the trained model has %d parameters", key, why, result.param_count)
             return result
         finally:
             self.ledger.settle(key, cost)
