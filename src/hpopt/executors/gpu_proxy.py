@@ -22,11 +22,10 @@ import optuna
 from pydantic import ValidationError
 
 from hpopt import interrupts
-from hpopt.config.endpoints_file import read_endpoints_file
 from hpopt.gpu_proxy.client import GpuProxyClient
-from hpopt.gpu_proxy.cost import BUDGET_STOP_ATTR, CostLedger, cost_usd
+from hpopt.gpu_proxy.cost import BUDGET_STOP_ATTR, CostLedger, cost_usd, study_costs
 from hpopt.gpu_proxy.data_link import DataLink
-from hpopt.gpu_proxy.endpoint import EndpointConfigError, resolve_endpoint
+from hpopt.gpu_proxy.endpoint import EndpointConfigError
 from hpopt.gpu_proxy.errors import (
     FOREIGN_WORKER_HINT,
     GpuBudgetReached,
@@ -40,7 +39,7 @@ from hpopt.gpu_proxy.payload import PayloadError, decode_weights
 from hpopt.gpu_proxy.protocol import ErrorOutput, ResultOutput, TrainOptions, TrainRequest
 from hpopt.gpu_proxy.pruning import pruning_schedule
 from hpopt.gpu_proxy.records import epoch_record, model_with_weights, pruned_from_epochs, trial_result, truncated
-from hpopt.gpu_proxy.routes import Route, choose_route
+from hpopt.gpu_proxy.routes import Route, choose_route, routes_from_config
 from hpopt.gpu_proxy.setup import data_link, proxy_code
 from hpopt.gpu_proxy.transport import DeadlinePassed, Stopped
 from hpopt.spec import EpochRecord, TrialResult, TrialSpec
@@ -174,7 +173,7 @@ class GpuProxyExecutor:
         budget = self.ledger.budget_usd
         if budget is None:
             return True
-        earlier = _study_costs(trial, key)
+        earlier = study_costs(trial, key)
         price = route.price()
         if price is None:
             fits, committed, why = False, self.ledger.total(), f"no price is known for endpoint {route.name}"
@@ -361,46 +360,6 @@ class GpuProxyExecutor:
         return result
 
 
-def _study_costs(trial: Any, key: int) -> dict[int, float]:
-    """cost_usd of the study's other trials (a resumed run, other workers): already spent."""
-    if trial is None:
-        return {}
-    costs = {}
-    for other in trial.study.get_trials(deepcopy=False):
-        value = other.user_attrs.get("cost_usd")
-        if other.number != key and isinstance(value, (int, float)):
-            costs[other.number] = float(value)
-    return costs
-
-
-def _routes(config: "OptimizationConfig") -> list[Route]:
-    """One Route per configured endpoint (gpu_proxy_endpoints), else the single gpu_proxy_endpoint.
-    Raises EndpointConfigError when one cannot be resolved."""
-    max_bytes = int(config.gpu_proxy_max_payload_mb * 1_000_000)
-    stop = threading.Event()  # one Ctrl-C ends the waits on every endpoint
-    if config.gpu_proxy_endpoints is None:
-        endpoint = resolve_endpoint(config.gpu_proxy_endpoint)
-        logger.info("GPU proxy: %s (from %s), %d trial(s) in flight, fallback to local %s", endpoint.base_url,
-                    endpoint.describe(), config.gpu_proxy_concurrency,
-                    "on" if config.gpu_proxy_fallback_local else "off")
-        return [Route("default", GpuProxyClient(endpoint, max_request_bytes=max_bytes, stop=stop),
-                      usd_per_hour=config.gpu_proxy_usd_per_hour)]
-    routes = []
-    for entry in read_endpoints_file(config.gpu_proxy_endpoints):
-        try:
-            endpoint = resolve_endpoint(entry.endpoint)
-        except EndpointConfigError as exc:
-            raise EndpointConfigError(f"endpoint {entry.name!r} of {config.gpu_proxy_endpoints}: {exc}") from None
-        routes.append(Route(entry.name, GpuProxyClient(endpoint, max_request_bytes=max_bytes, stop=stop),
-                            usd_per_hour=entry.usd_per_hour, memory_gb=entry.memory_gb))
-        logger.info("GPU proxy endpoint %s: %s, %s USD/h, %s GB", entry.name, endpoint.base_url,
-                    "?" if entry.usd_per_hour is None else f"{entry.usd_per_hour:g}",
-                    "?" if entry.memory_gb is None else f"{entry.memory_gb:g}")
-    logger.info("GPU proxy: %d endpoints, gpu_tier=%s, %d trial(s) in flight, fallback to local %s", len(routes),
-                config.gpu_tier, config.gpu_proxy_concurrency, "on" if config.gpu_proxy_fallback_local else "off")
-    return routes
-
-
 def make_gpu_proxy_executor(config: "OptimizationConfig") -> GpuProxyExecutor:
     """The executor for ``use_gpu_proxy=true``: endpoints, data link, worker-code check, preflight."""
     proxy_code(config)
@@ -408,7 +367,7 @@ def make_gpu_proxy_executor(config: "OptimizationConfig") -> GpuProxyExecutor:
                    return_weights=config.save_best_model, concurrency=config.gpu_proxy_concurrency,
                    tier=config.gpu_tier, budget_usd=config.gpu_budget_usd)
     try:
-        routes = _routes(config)
+        routes = routes_from_config(config)
     except EndpointConfigError as exc:
         executor = GpuProxyExecutor(None, data_link(config), unavailable=str(exc), **options)
         executor.preflight()

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Optional
 
-__all__ = ["BUDGET_STOP_ATTR", "FIRST_GUESS_S_PER_EPOCH", "CostLedger", "cost_usd"]
+__all__ = ["BUDGET_STOP_ATTR", "FIRST_GUESS_S_PER_EPOCH", "CostLedger", "cost_usd", "study_costs"]
 
 BUDGET_STOP_ATTR = "gpu_budget_stopped_at_trial"  # study attribute: the first trial the budget kept off the proxy
 
@@ -71,3 +71,15 @@ class CostLedger:
     def total(self) -> float:
         with self._lock:
             return sum(self.spent.values())
+
+
+def study_costs(trial: Any, key: int) -> dict[int, float]:
+    """cost_usd of the study's other trials (a resumed run, other workers): already spent."""
+    if trial is None:
+        return {}
+    costs = {}
+    for other in trial.study.get_trials(deepcopy=False):
+        value = other.user_attrs.get("cost_usd")
+        if other.number != key and isinstance(value, (int, float)):
+            costs[other.number] = float(value)
+    return costs

@@ -15,16 +15,20 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Optional
 
+from hpopt.config.endpoints_file import read_endpoints_file
 from hpopt.gpu_proxy.client import GpuProxyClient
+from hpopt.gpu_proxy.endpoint import EndpointConfigError, resolve_endpoint
 from hpopt.gpu_proxy.errors import GpuProxyError
 from hpopt.gpu_proxy.pricing import PRICES_SOURCE, price_from_system_info
 
 if TYPE_CHECKING:
+    from hpopt.config import OptimizationConfig
     from hpopt.spec import TrialSpec
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["HYBRID_LOCAL_MAX_PARAMS", "OPTIMIZER_STATE_FACTOR", "Route", "choose_route", "estimate_memory"]
+__all__ = ["HYBRID_LOCAL_MAX_PARAMS", "OPTIMIZER_STATE_FACTOR", "Route", "choose_route", "estimate_memory",
+           "routes_from_config"]
 
 HYBRID_LOCAL_MAX_PARAMS = 20_000
 # Per parameter, in training: the weights, their gradients and the optimizer's state (Adam: two moments).
@@ -108,3 +112,31 @@ def choose_route(routes: list[Route], tier: str, spec: "TrialSpec", label: Any) 
            f"{OPTIMIZER_STATE_FACTOR} + one batch's activations x 2); cheapest fitting endpoint: {chosen.name}")
     logger.info("trial %s: %s", label, why)
     return chosen, why
+
+
+def routes_from_config(config: "OptimizationConfig") -> list[Route]:
+    """One Route per configured endpoint (gpu_proxy_endpoints), else the single gpu_proxy_endpoint.
+    Raises EndpointConfigError when one cannot be resolved."""
+    max_bytes = int(config.gpu_proxy_max_payload_mb * 1_000_000)
+    stop = threading.Event()  # one Ctrl-C ends the waits on every endpoint
+    if config.gpu_proxy_endpoints is None:
+        endpoint = resolve_endpoint(config.gpu_proxy_endpoint)
+        logger.info("GPU proxy: %s (from %s), %d trial(s) in flight, fallback to local %s", endpoint.base_url,
+                    endpoint.describe(), config.gpu_proxy_concurrency,
+                    "on" if config.gpu_proxy_fallback_local else "off")
+        return [Route("default", GpuProxyClient(endpoint, max_request_bytes=max_bytes, stop=stop),
+                      usd_per_hour=config.gpu_proxy_usd_per_hour)]
+    routes = []
+    for entry in read_endpoints_file(config.gpu_proxy_endpoints):
+        try:
+            endpoint = resolve_endpoint(entry.endpoint)
+        except EndpointConfigError as exc:
+            raise EndpointConfigError(f"endpoint {entry.name!r} of {config.gpu_proxy_endpoints}: {exc}") from None
+        routes.append(Route(entry.name, GpuProxyClient(endpoint, max_request_bytes=max_bytes, stop=stop),
+                            usd_per_hour=entry.usd_per_hour, memory_gb=entry.memory_gb))
+        logger.info("GPU proxy endpoint %s: %s, %s USD/h, %s GB", entry.name, endpoint.base_url,
+                    "?" if entry.usd_per_hour is None else f"{entry.usd_per_hour:g}",
+                    "?" if entry.memory_gb is None else f"{entry.memory_gb:g}")
+    logger.info("GPU proxy: %d endpoints, gpu_tier=%s, %d trial(s) in flight, fallback to local %s", len(routes),
+                config.gpu_tier, config.gpu_proxy_concurrency, "on" if config.gpu_proxy_fallback_local else "off")
+    return routes
