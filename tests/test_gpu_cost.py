@@ -168,3 +168,23 @@ def test_an_api_request_cannot_name_an_endpoints_file(tmp_path):
     with pytest.raises(RequestError) as error:
         config_from_body({"dataset": "digits", "gpu_proxy_endpoints": "/etc/passwd"}, tmp_path, env_file=None)
     assert error.value.key == "gpu_proxy_endpoints" and "operator setting" in str(error.value)
+
+
+def test_the_dashboard_shows_the_running_and_final_cost(priced_run):
+    """The job view's progress carries the running total (the header shows it live); the finished run's
+    card shows summary.json's total."""
+    from types import SimpleNamespace
+
+    from hpopt.api.run_summary import run_summary
+    from hpopt.jobs.views import _cost_total
+
+    summary = summary_of(priced_run)
+    rows = summary["trials"]
+    assert _cost_total(rows[:1]) == rows[0]["cost_usd"]  # one trial finished: its cost so far
+    assert _cost_total(rows) == pytest.approx(summary["cost_usd_total"], rel=1e-12)
+    assert _cost_total([{"number": 0, "cost_usd": None}]) is None  # a local run shows no cost
+    record = SimpleNamespace(terminal=True, job_id="j1", status="completed", run_name="cost")
+    card = run_summary(record, summary, priced_run)
+    assert card["cost_usd_total"] == summary["cost_usd_total"] and card["budget"] is None
+    source = (REPO / "src" / "hpopt" / "api" / "dashboard" / "job.js").read_text()
+    assert "GPU cost $" in source and "row.cost_usd" in source

@@ -67,6 +67,8 @@ def run_summary(record: JobRecord, summary: Optional[dict[str, Any]], run_dir: P
         "test_accuracy": _number(summary.get("test_accuracy")),
         "test_loss": _number((best or {}).get("test_loss")),
         "wall_s": _number(summary.get("wall_s")),
+        "cost_usd_total": _number(summary.get("cost_usd_total")) if summary.get("cost_by_endpoint") else None,
+        "budget": summary.get("budget") if isinstance(summary.get("budget"), dict) else None,
         "counts": {"trials": len(rows), "complete": states.count("complete"), "pruned": states.count("pruned"),
                    "no_learning": states.count("no_learning"),
                    # a trial cut by a stop is not a failure, even where Optuna stored it as failed

@@ -91,6 +91,8 @@ class ProgressOut(BaseModel):
     current_trial: Optional[int] = None
     current_epoch: Optional[int] = None
     best_value: Number = None
+    cost_usd_total: Number = Field(None, description="GPU proxy spend of the finished trials (billed seconds x the "
+                                                     "endpoint's price); none while no trial has a cost")
     best_so_far: Optional[dict[str, Any]] = Field(
         None, description="the best epoch of any trial yet (t_s since launch, trial, epoch, value, "
                           "val_accuracy): best_model.keras holds it while the run goes on")
@@ -141,6 +143,10 @@ class TrialOut(BaseModel):
     finished_at: Optional[str] = None
     execution: Optional[str] = None
     worker: Optional[str] = None
+    endpoint: Optional[str] = Field(None, description="the GPU proxy endpoint that ran it (its name)")
+    billed_s: Number = Field(None, description="GPU proxy seconds billed: the endpoint's execution time, else "
+                                               "submit to result")
+    cost_usd: Number = Field(None, description="billed_s x the endpoint's USD per hour / 3600; none without a price")
     failure: Optional[str] = None
     warm_start: Optional[bool] = Field(None, description="the warm-start baseline (trial 0 of a new study)")
     history: Optional[list[dict[str, Any]]] = None
@@ -206,6 +212,10 @@ class RunSummaryOut(BaseModel):
     test_accuracy: Number = Field(None, description="the best model on the held-out test split (touched once)")
     test_loss: Number = None
     wall_s: Number = Field(None, description="the run's wall time in seconds (summary.json's wall_s)")
+    cost_usd_total: Number = Field(None, description="GPU proxy spend (summary.json's cost_usd_total); none when no "
+                                                     "trial ran on the GPU proxy")
+    budget: Optional[dict[str, Any]] = Field(None, description="summary.json's budget (gpu_budget_usd): limit, spent, "
+                                                               "remote_stopped_at_trial, then")
     counts: RunCountsOut
     baseline_trial: Optional[int] = Field(None, description="the warm-start baseline trial's number, if any")
     chance_accuracy: Number = Field(None, description="1/classes: a uniform guess's accuracy")

@@ -69,6 +69,13 @@ def trial_rows(record: JobRecord, live: JobLive, summary: Optional[dict[str, Any
     return sorted((r for r in rows if isinstance(r.get("number"), int)), key=lambda r: r["number"])
 
 
+def _cost_total(rows: list[dict[str, Any]]) -> Optional[float]:
+    """GPU proxy spend of the trials finished so far (summary.json's cost_usd_total at the end); None
+    while no trial has a cost (a local run)."""
+    costs = [r["cost_usd"] for r in rows if isinstance(r.get("cost_usd"), (int, float))]
+    return sum(costs) if costs else None
+
+
 def _counts(rows: list[dict[str, Any]]) -> dict[str, int]:
     """summary.json's counts (hpopt.trial_record.state_counts); trials_finished counts towards the cap."""
     counts = state_counts(r.get("state") for r in rows)
@@ -84,7 +91,8 @@ def job_view(record: JobRecord, live: JobLive, summary: Optional[dict[str, Any]]
     progress = {"trials_total": int(config.get("trials") or 0), **_counts(rows),
                 "current_trial": current["number"] if current else None,
                 "current_epoch": len(current["epochs"]) if current else None,
-                "best_value": first_value(best) if best else None, "best_so_far": live.best_so_far}
+                "best_value": first_value(best) if best else None, "best_so_far": live.best_so_far,
+                "cost_usd_total": _cost_total(rows)}
     return {
         "job_id": record.job_id, "status": record.status, "run_name": record.run_name,
         "dataset": str(config.get("dataset")), "mode": str(config.get("mode")),

@@ -57,6 +57,8 @@ function progressText(job) {
   const stopped = live.rows().filter((row) => row.state === "stopped").length;
   if (stopped) parts.push(`${stopped} stopped (not counted)`);
   if (live.current) parts.push(`trial ${live.current.number}, epoch ${live.current.epochs.length}`);
+  const cost = gpuCost(live.rows());
+  if (cost !== null) parts.push(`GPU cost $${cost.toFixed(4)}`);
   const best = live.best?.value ?? p.best_value;
   if (best !== null && best !== undefined) parts.push(`best ${num(best)}`);
   const epochBest = live.bestSoFar ?? p.best_so_far;
@@ -65,6 +67,12 @@ function progressText(job) {
   }
   if (job.status === "pending" && job.queue_position) parts.push(`queue position ${job.queue_position}`);
   return parts.join(" · ");
+}
+
+// The GPU proxy spend so far: the finished trials' cost_usd, as summary.json's cost_usd_total sums them.
+function gpuCost(rows) {
+  const costs = rows.map((row) => row.cost_usd).filter((c) => typeof c === "number");
+  return costs.length ? costs.reduce((a, b) => a + b, 0) : null;
 }
 
 let headerKey = "";

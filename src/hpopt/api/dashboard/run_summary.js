@@ -70,6 +70,8 @@ function draw(el, live, s) {
       stat("val accuracy", pct(best?.val_accuracy), "run-val-accuracy"),
       stat("test accuracy", pct(s.test_accuracy), "run-test-accuracy"),
       stat("wall time", duration(s.wall_s), "run-wall-time"),
+      s.cost_usd_total === null || s.cost_usd_total === undefined ? null
+        : stat("GPU cost", `$${s.cost_usd_total.toFixed(4)}${s.budget ? ` of $${s.budget.limit}` : ""}`, "run-gpu-cost"),
       stat("trials", countsText(s.counts), "run-counts", "stat wide"),
     ]),
     baseline === null ? null : h("p", { id: "run-baseline" }, [h("span", { class: "badge b-baseline", text: "baseline" }),
