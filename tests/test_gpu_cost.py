@@ -188,3 +188,13 @@ def test_the_dashboard_shows_the_running_and_final_cost(priced_run):
     assert card["cost_usd_total"] == summary["cost_usd_total"] and card["budget"] is None
     source = (REPO / "src" / "hpopt" / "api" / "dashboard" / "job.js").read_text()
     assert "GPU cost $" in source and "row.cost_usd" in source
+
+
+def test_proxy_status_names_the_first_endpoint_of_the_file(tmp_path):
+    from hpopt.gpu_proxy import proxy_status
+
+    path = tmp_path / "endpoints.yaml"
+    path.write_text("- {name: a, endpoint: 'http://127.0.0.1:9/'}\n- {name: b, endpoint: 'http://127.0.0.1:10'}\n")
+    config = load_config({"use_gpu_proxy": "true", "gpu_proxy_endpoints": str(path)}, environ={}, env_file=None)
+    status = proxy_status(config, probe=False)
+    assert status["state"] == "unchecked" and status["endpoint"] == "http://127.0.0.1:9", status

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Optional
 
+from hpopt.config.endpoints_file import EndpointsFileError, read_endpoints_file
 from hpopt.gpu_proxy.discovery import default_search_dirs, find_proxy_code
 from hpopt.gpu_proxy.endpoint import EndpointConfigError, resolve_endpoint
 from hpopt.gpu_proxy.protocol import PROTOCOL_VERSION
@@ -51,8 +52,11 @@ def proxy_status(config: Optional["OptimizationConfig"] = None, *, probe: bool =
         "path": None, "auto_clone": config.gpu_proxy_auto_clone, "repo_url": mask_text(config.gpu_proxy_repo_url),
         "ref": config.gpu_proxy_ref}
     try:
-        endpoint = resolve_endpoint(config.gpu_proxy_endpoint)
-    except EndpointConfigError as exc:
+        # with gpu_proxy_endpoints: the first endpoint (the one gpu_tier=fixed uses)
+        configured = (read_endpoints_file(config.gpu_proxy_endpoints)[0].endpoint if config.gpu_proxy_endpoints
+                      else config.gpu_proxy_endpoint)
+        endpoint = resolve_endpoint(configured)
+    except (EndpointConfigError, EndpointsFileError) as exc:
         status.update(state="not_configured" if config.use_gpu_proxy else "disabled", error=mask_text(str(exc)))
         return status
     status.update(endpoint=mask_text(endpoint.base_url), endpoint_source=endpoint.source)
