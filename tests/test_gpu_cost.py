@@ -198,3 +198,18 @@ def test_proxy_status_names_the_first_endpoint_of_the_file(tmp_path):
     config = load_config({"use_gpu_proxy": "true", "gpu_proxy_endpoints": str(path)}, environ={}, env_file=None)
     status = proxy_status(config, probe=False)
     assert status["state"] == "unchecked" and status["endpoint"] == "http://127.0.0.1:9", status
+
+
+def test_an_unpriced_endpoint_is_priced_from_its_workers_gpu_once():
+    from hpopt.gpu_proxy.routes import Route
+
+    class Client:
+        calls = 0
+
+        def system_info(self):
+            Client.calls += 1
+            return {"gpus": [{"name": "NVIDIA A100-SXM4-80GB", "memory_total_mb": 81920}]}
+
+    route = Route("a100", Client())  # type: ignore[arg-type]
+    assert route.price() == route.price() == pytest.approx(0.00076 * 3600) and Client.calls == 1
+    assert Route("set", Client(), usd_per_hour=0.5).price() == 0.5 and Client.calls == 1  # type: ignore[arg-type]

@@ -79,11 +79,14 @@ def test_hybrid_trains_small_models_locally(priced_workers, tmp_path, caplog, ch
         (64, "gpu_proxy", "dear"), (16, "local", None)]
 
 
-def test_fixed_and_unfitting_choices(priced_workers):
-    cheap, dear = priced_workers
-    routes = [Route("cheap", cheap.client(), 1.0, 0.001), Route("dear", dear.client(), 3.0, 0.002)]
+def test_fixed_and_unfitting_choices():
+    client = object()  # priced routes never ask their worker
+    routes = [Route("cheap", client, 1.0, 0.001), Route("dear", client, 3.0, 0.002)]  # type: ignore[arg-type]
     large = _spec(LARGE)
     assert choose_route(routes, "fixed", large, 0)[0] is routes[0]  # fixed: today's single endpoint
     assert choose_route(routes, "auto", large, 0)[0] is routes[1]  # fits none: the largest
-    routes.append(Route("any", cheap.client(), 2.0, None))  # no memory_gb: fits any model
+    routes.append(Route("any", client, 2.0, None))  # type: ignore[arg-type]  # no memory_gb: fits any model
     assert choose_route(routes, "auto", large, 0)[0] is routes[2]
+    routes.append(Route("roomy", client, 1.5, 80))  # type: ignore[arg-type]
+    assert choose_route(routes, "auto", large, 0)[0] is routes[3]  # the cheapest that fits
+    assert choose_route(routes, "auto", _spec(SMALL), 0)[0] is routes[0]  # fits the cheap one now

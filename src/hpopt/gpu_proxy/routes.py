@@ -56,13 +56,13 @@ class Route:
             self._looked_up = True
             try:
                 price, gpu = price_from_system_info(self.client.system_info())
-            except GpuProxyError as exc:
-                logger.warning("GPU proxy endpoint %s: no price (system_info failed: %s); its trials' cost_usd is "
-                               "left empty: set usd_per_hour", self.name, exc)
+            except GpuProxyError as exc:  # info, not a warning: no price was asked for (gpu_budget_usd warns)
+                logger.info("GPU proxy endpoint %s: no price (system_info failed: %s); its trials' cost_usd is "
+                            "left empty: set usd_per_hour", self.name, exc)
                 return None
             if price is None:
-                logger.warning("GPU proxy endpoint %s: no price for its GPU (%s) in the table (%s); its trials' "
-                               "cost_usd is left empty: set usd_per_hour", self.name, gpu or "no GPU", PRICES_SOURCE)
+                logger.info("GPU proxy endpoint %s: no price for its GPU (%s) in the table (%s); its trials' "
+                            "cost_usd is left empty: set usd_per_hour", self.name, gpu or "no GPU", PRICES_SOURCE)
             else:
                 logger.info("GPU proxy endpoint %s: %s at %.4f USD/h (%s)", self.name, gpu, price, PRICES_SOURCE)
             self.usd_per_hour = price
