@@ -81,7 +81,7 @@ def test_hybrid_trains_small_models_locally(priced_workers, tmp_path, caplog, ch
 
 def test_fixed_and_unfitting_choices():
     client = object()  # priced routes never ask their worker
-    routes = [Route("cheap", client, 1.0, 0.001), Route("dear", client, 3.0, 0.002)]  # type: ignore[arg-type]
+    routes = [Route("cheap", client, 1.0, 0.005), Route("dear", client, 3.0, 0.01)]  # type: ignore[arg-type]
     large = _spec(LARGE)
     assert choose_route(routes, "fixed", large, 0)[0] is routes[0]  # fixed: today's single endpoint
     assert choose_route(routes, "auto", large, 0)[0] is routes[1]  # fits none: the largest
