@@ -12,6 +12,7 @@ import logging
 import pytest
 from gpu_cost_helpers import cost_config, endpoints_file, summary_of
 
+from hpopt.cli_progress import gpu_cost_line
 from hpopt.gpu_proxy.cost import FIRST_GUESS_S_PER_EPOCH, CostLedger
 from hpopt.runner import run_optimization
 
@@ -45,6 +46,8 @@ def test_over_budget_trials_train_locally(with_fallback):
     assert budget["spent"] <= budget["limit"] and "stopped_reason" not in summary
     assert any("GPU budget reached" in w["message"] and "trial 1" in w["message"] for w in summary["warnings"])
     assert "The budget stopped remote trials at trial 1" in (config_run_dir(config) / "report.md").read_text()
+    line = gpu_cost_line(summary)  # the CLI's closing lines (before "results: <path>")
+    assert line.startswith(f"GPU cost: {c0:.4f} USD of gpu_budget_usd=") and "later trials trained locally" in line
 
 
 def config_run_dir(config):
@@ -62,6 +65,7 @@ def test_without_fallback_the_run_ends_with_the_reason(priced_workers, tmp_path,
     assert summary["budget"]["spent"] == c0 <= summary["budget"]["limit"]
     assert "gpu_budget_usd" in summary["stopped_reason"] and "trial 1" in summary["stopped_reason"]
     assert any("GPU budget reached" in r.getMessage() and "run ends" in r.getMessage() for r in caplog.records)
+    assert "; run ended: gpu_budget_usd=" in gpu_cost_line(summary)
 
 
 def test_ledger_estimates_reserves_and_stops_for_good():

@@ -67,3 +67,21 @@ class TerminalProgress(RunListener):
                        f"{summary.get('n_no_learning', 0)} no learning, {summary['n_failed']} failed"
                        + (f", {summary['n_stopped']} stopped" if summary.get("n_stopped") else ""),
                        file=sys.stderr)
+        line = gpu_cost_line(summary)
+        if line:
+            tqdm.write(line, file=sys.stderr)
+
+
+def gpu_cost_line(summary: dict[str, Any]) -> Optional[str]:
+    """The run's GPU spend and, when gpu_budget_usd stopped remote trials, what happened (None: no spend)."""
+    budget = summary.get("budget") or {}
+    if not summary.get("cost_by_endpoint") and not budget:
+        return None
+    line = f"GPU cost: {summary.get('cost_usd_total', 0.0):.4f} USD"
+    if budget:
+        line += f" of gpu_budget_usd={budget['limit']:g}"
+    if summary.get("stopped_reason"):
+        line += f"; run ended: {summary['stopped_reason']}"
+    elif budget.get("remote_stopped_at_trial") is not None:
+        line += f"; budget reached at trial {budget['remote_stopped_at_trial']}: later trials trained locally"
+    return line
