@@ -62,6 +62,10 @@ def test_run_totals_in_summary_report_and_csv(priced_run):
         rows = list(csv.DictReader(handle))
     assert [float(r["cost_usd"]) for r in rows] == pytest.approx(costs, rel=1e-9)
     assert {r["endpoint"] for r in rows} == {"cheap"}
+    from hpopt.cli_progress import gpu_cost_line
+
+    assert gpu_cost_line(summary) == f"GPU cost: {summary['cost_usd_total']:.4f} USD"
+    assert gpu_cost_line({"trials": [], "cost_usd_total": 0, "cost_by_endpoint": {}}) is None  # a local run
 
 
 def test_a_local_run_has_no_cost(tmp_path):
