@@ -104,6 +104,10 @@ class OptimizationConfig(BaseModel):
     save_best_model: bool = _f(True, "results", "save the best trial's model as best_model.keras")
     plot_generation: Literal["all", "best", "none"] = _f(
         "all", "results", "plots to draw: all trials, the best trial only, or none")
+    notify_url: Optional[str] = _f(
+        None, "results", "webhook: POST a small JSON (run_name, status finished|failed|interrupted, best_value, "
+        "results path or job URL) here when the run ends; 3 tries, at most ~10 s; shown as scheme://host only; "
+        "none = no webhook")
     log_level: Literal["DEBUG", "INFO", "WARNING"] = _f(
         "DEBUG", "results", "level of logs/optimization.log (DEBUG = full detail); the terminal "
         "always shows progress lines, warnings and errors")
@@ -187,6 +191,19 @@ class OptimizationConfig(BaseModel):
         if value is not None and not value.startswith(STORAGE_URL_PREFIXES):
             raise ValueError("expected an Optuna storage URL starting with " + ", ".join(STORAGE_URL_PREFIXES))
         return value
+
+    @field_validator("notify_url")
+    @classmethod
+    def _webhook_url(cls, value: Optional[str]) -> Optional[str]:
+        """A webhook is an http(s) URL with a host; anything else would only fail when the run ends."""
+        if value is None:
+            return value
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("expected an http:// or https:// URL with a host, e.g. https://hooks.example.com/T0/B0")
+        return value.strip()
 
     @model_validator(mode="after")
     def _consistent(self) -> "OptimizationConfig":
