@@ -201,6 +201,28 @@ def check_job_limits(config: OptimizationConfig, settings: Any) -> None:
                                f"as HYPEROPT_{limit.upper()}); ask for at most {allowed}", key, value)
 
 
+def check_notify_url(config: OptimizationConfig, settings: Any) -> None:
+    """RequestError unless notify_url's host is one the operator allows (notify_allowed_hosts).
+
+    A webhook makes this server send a POST where the request says: without the operator's
+    list, any API user could aim it at the server's own network (SSRF).
+    """
+    if not config.notify_url:
+        return
+    from urllib.parse import urlsplit
+
+    from hpopt.masking import url_origin
+
+    host = (urlsplit(config.notify_url).hostname or "").lower().rstrip(".")
+    allowed = tuple(getattr(settings, "notify_allowed_hosts", ()) or ())
+    if host not in allowed:
+        listed = ", ".join(allowed) if allowed else "none (the default)"
+        shown = url_origin(config.notify_url)
+        raise RequestError(f"notify_url={shown!r} is not allowed: its host {host!r} is not in this server's "
+                           f"notify_allowed_hosts (set by the operator as HYPEROPT_NOTIFY_ALLOWED_HOSTS; "
+                           f"now: {listed})", "notify_url", shown)
+
+
 def _documented_fields() -> dict[str, Any]:
     fields: dict[str, Any] = {
         "dataset_name": (Optional[str], Field(None, description="the seed's name for dataset")),
