@@ -47,6 +47,7 @@ def post_json(url: str, payload: dict[str, Any], *, attempts: int = ATTEMPTS, bu
     deadline = time.monotonic() + budget_s
     body = json.dumps(payload, default=str).encode("utf-8")
     shown = url_origin(url)
+    problem = "no time left"
     for attempt in range(1, attempts + 1):
         left = deadline - time.monotonic()
         if left <= 0.05:
@@ -61,14 +62,14 @@ def post_json(url: str, payload: dict[str, Any], *, attempts: int = ATTEMPTS, bu
                 return True
         except urllib.error.HTTPError as exc:
             retry = exc.code >= 500 or exc.code == 429
-            logger.warning("webhook %s answered HTTP %s (try %d of %d)", shown, exc.code, attempt, attempts)
+            problem = f"HTTP {exc.code}"
         except (urllib.error.URLError, OSError, ValueError) as exc:
-            reason = getattr(exc, "reason", exc)
-            logger.warning("webhook %s failed: %s (try %d of %d)", shown, mask_text(str(reason)).replace(url, shown),
-                           attempt, attempts)
+            problem = mask_text(str(getattr(exc, "reason", exc))).replace(url, shown)
+        logger.info("webhook %s: %s (try %d of %d)", shown, problem, attempt, attempts)
         if not retry or attempt == attempts:
             break
         time.sleep(max(0.0, min(backoff_s * 2 ** (attempt - 1), deadline - time.monotonic())))
+    logger.warning("webhook %s not delivered: %s", shown, problem)
     return False
 
 
