@@ -46,6 +46,7 @@ DEFAULTS = {
     "assign_gpus_to_workers": True,
     "sampler": "tpe", "pruner": "median", "sequence_length": 200, "vocab_size": 10000,
     "image_size": None, "health_monitoring_frequency": 1, "health_analysis_sample_size": 256,
+    "notify_url": None,
     "log_level": "DEBUG",
     "warm_start": True,
     "precision": "auto",
