@@ -111,6 +111,25 @@ def test_cli_never_writes_the_token(cli_runs):
         assert TOKEN not in text
 
 
+def test_cli_posts_interrupted_on_ctrl_c(tmp_path, monkeypatch):
+    """Ctrl-C in the run (a fake runner here: no TensorFlow) sends status "interrupted", exit 130."""
+    import types
+
+    from hpopt import cli
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setitem(sys.modules, "hpopt.runner", types.SimpleNamespace(run_optimization=interrupted))
+    monkeypatch.setattr("hpopt.interrupts.install", lambda *a, **k: None)
+    monkeypatch.chdir(tmp_path)
+    with WebhookReceiver() as hook:
+        code = cli.main(["dataset=digits", "run_name=cut", f"results_dir={tmp_path / 'res'}",
+                         f"notify_url={hook.url}"])
+    assert code == 130
+    assert [(post["status"], post["run_name"]) for post in hook.posts] == [("interrupted", "cut")]
+
+
 def test_a_bad_notify_url_exits_2_naming_the_key(tmp_path):
     result = run_cli(tmp_path, "notify_url=ftp://example.com/x")
     assert result.returncode == 2 and "notify_url" in result.stderr and "http" in result.stderr
