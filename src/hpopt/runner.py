@@ -160,6 +160,7 @@ def _run(config: "OptimizationConfig", listener: RunListener, clock: RunClock, w
     summary = finalize_run(config, study, dataset, run_dir, time.perf_counter() - started, interrupted,
                            clock=clock, search_ended_at=search_ended_at, warnings=warnings)
     _report_stopped_trials(listener, summary, earlier)
+    _track_run_end(config, run_dir, study.study_name, summary)
     listener.on_run_finished(summary)
     if interrupted:
         raise KeyboardInterrupt
@@ -171,6 +172,17 @@ def _run(config: "OptimizationConfig", listener: RunListener, clock: RunClock, w
                     "for a trial: raise it")
         raise NoCompleteTrialsError(f"no trial completed ({summary['n_trials']} trials){hint}; see {run_dir}")
     return run_dir
+
+
+def _track_run_end(config: "OptimizationConfig", run_dir: Path, name: str, summary: dict[str, Any]) -> None:
+    """Tracking backends' end of run (MLflow: the best model as an artifact); never fails the run."""
+    if not config.tracking_backends:
+        return
+    from hpopt.tracking import make_tracking
+
+    tracking = make_tracking(config, run_dir, name)
+    if tracking is not None:
+        tracking.log_run_end(summary, run_dir)
 
 
 def run_space_or_exit(config: "OptimizationConfig", shape: Any) -> Any:

@@ -37,7 +37,8 @@ def _space(modality: str, space: Optional[Space], activation: Optional[str]) -> 
     return space if space is not None else Space(modality, None, activation)  # type: ignore[arg-type]
 
 
-def suggest_cnn(trial: "optuna.Trial", activation: Optional[str] = None, space: Optional[Space] = None) -> CNNArchitecture:
+def suggest_cnn(trial: "optuna.Trial", activation: Optional[str] = None,
+                space: Optional[Space] = None) -> CNNArchitecture:
     """Sample a CNN from ``space`` (default: the built-in one, hpopt.space_overrides); ``activation``
     fixes the activation instead of searching it.
 

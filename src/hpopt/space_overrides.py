@@ -11,6 +11,7 @@ the file before TensorFlow is imported.
 
 from __future__ import annotations
 
+import copy
 import difflib
 import math
 from dataclasses import dataclass
@@ -193,17 +194,21 @@ def _check_range(where: str, name: str, param: Param, spec: dict[str, Any]) -> d
         raise SearchSpaceError(f"{where}: {name}.log={log!r} is not allowed: expected true or false")
     step = spec.get("step")
     if step is not None:
-        if not _is_number(step) or step <= 0 or (param.kind == "int" and not float(step).is_integer()):
-            raise SearchSpaceError(f"{where}: {name}.step={step!r} is not allowed: expected a positive "
-                                   f"{'integer' if param.kind == 'int' else 'number'}")
-        if log:
-            raise SearchSpaceError(f"{where}: {name} cannot have both log and step (Optuna samples one or the other)")
-        if step > high - low:
-            raise SearchSpaceError(f"{where}: {name} range is empty: step={step:g} is wider than high - low")
-        out["step"] = int(step) if param.kind == "int" else float(step)
+        out["step"] = _check_step(where, name, param, step, log, high - low)
     if log:
         out["log"] = True
     return out
+
+
+def _check_step(where: str, name: str, param: Param, step: Any, log: bool, width: float) -> Union[int, float]:
+    if not _is_number(step) or step <= 0 or (param.kind == "int" and not float(step).is_integer()):
+        raise SearchSpaceError(f"{where}: {name}.step={step!r} is not allowed: expected a positive "
+                               f"{'integer' if param.kind == 'int' else 'number'}")
+    if log:
+        raise SearchSpaceError(f"{where}: {name} cannot have both log and step (Optuna samples one or the other)")
+    if step > width:
+        raise SearchSpaceError(f"{where}: {name} range is empty: step={step:g} is wider than high - low")
+    return int(step) if param.kind == "int" else float(step)
 
 
 def _check_one(where: str, name: str, param: Param, spec: Any) -> ParamSpec:
@@ -317,11 +322,12 @@ class Space:
 
     def fit(self, params: dict[str, Any]) -> dict[str, Any]:
         """``params`` less the values outside this space (they are sampled instead)."""
-        return {k: v for k, v in params.items() if k not in self.table or (self.is_parameter(k) and self.contains(k, v))}
+        return {k: v for k, v in params.items()
+                if k not in self.table or (self.is_parameter(k) and self.contains(k, v))}
 
     def to_dict(self) -> dict[str, Any]:
         """Every parameter as the run searches it, in the file's own notation."""
-        return {name: self.spec(name) for name in self.table}
+        return {name: copy.deepcopy(self.spec(name)) for name in self.table}
 
 
 def effective_space(overrides: Optional[dict[str, Any]], modality: Modality,

@@ -117,5 +117,7 @@ def explain_validation_error(
     if kind in _RANGE_ERRORS:
         return f"{key}={shown} is out of range: allowed {describe_range(key)}{_from(source)}"
     if kind == "value_error":
-        return cause + _from(source) if key in ("dataset", "search_space") else str(invalid_value(key, value, source, cause))
+        if key in ("dataset", "search_space"):  # their messages name the file themselves
+            return cause + _from(source)
+        return str(invalid_value(key, value, source, cause))
     return str(invalid_value(key, value, source))
