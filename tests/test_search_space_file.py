@@ -233,6 +233,8 @@ def _check_run(run_dir: Path, execution: str) -> None:
     assert written["optimizer"] == "adam" and written["conv_layers"] == [1, 2]
     assert written["filters"] == [16, 32, 64]  # the rest stays built-in
     assert summary["config"]["search_space"] == {"optimizer": "adam", "conv_layers": [1, 2]}
+    # tracking=none (the default) writes nothing for TensorBoard or MLflow
+    assert not (run_dir / "tensorboard").exists() and not (run_dir.parent / "mlflow.db").exists()
 
 
 def test_a_local_run_samples_only_the_fixed_values(tmp_path):

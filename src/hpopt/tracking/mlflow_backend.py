@@ -23,6 +23,7 @@ from hpopt.tracking.base import EPOCH_METRICS, numeric_health
 if TYPE_CHECKING:
     from hpopt.config import OptimizationConfig
 
+logger = logging.getLogger(__name__)
 TRIAL_TAG = "hpopt.trial_number"
 RUN_TAG = "hpopt.run_name"
 QUIET_LOGGERS = ("mlflow.store.db.utils", "alembic")
@@ -46,7 +47,6 @@ class MlflowTracker:
         for name in QUIET_LOGGERS:  # "Creating initial MLflow database tables..." is not the user's business
             logging.getLogger(name).setLevel(logging.WARNING)
         uri = tracking_uri(config)
-        self.uri_shown = mask_text(uri)
         self.client = MlflowClient(tracking_uri=uri)
         self.run_name = run_name
         experiment = self.client.get_experiment_by_name(study_name)
@@ -57,6 +57,7 @@ class MlflowTracker:
             artifacts = None if config.mlflow_tracking_uri else \
                 (Path(config.results_dir).expanduser().resolve() / "mlartifacts").as_uri()
             self.experiment_id = self.client.create_experiment(study_name, artifact_location=artifacts)
+        logger.info("tracking=mlflow: experiment %r at %s", study_name, mask_text(uri))
 
     def _metrics(self, row: dict[str, Any]) -> list[Any]:
         from mlflow.entities import Metric
