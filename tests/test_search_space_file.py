@@ -110,6 +110,7 @@ def test_the_table_holds_the_built_in_space():
     ("batch_norm: [yes please]\n", "batch_norm='yes please' is not allowed: expected true or false"),
     ("optimizer: {low: 1, high: 2}\n", "optimizer takes choices or one value, not a range"),
     ("dropout: {low: 0.0, hihg: 0.5}\n", "unknown range key 'hihg' — did you mean 'high'?"),
+    ("dropout: {low: 0.0, high: 0.5, log: true}\n", "dropout range on a log scale needs low > 0"),
     ("epochs: 3\n", "epochs is set by min_epochs_per_trial and max_epochs_per_trial"),
     ("lstm_units: [32]\n", "lstm_units is not a parameter of the CNN (image data) search space"),
     ("- adam\n", "expected a mapping"),

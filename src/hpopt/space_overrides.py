@@ -147,7 +147,10 @@ def load_space_file(path: str) -> dict[str, Any]:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    try:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    except OverflowError:  # an integer beyond any float (JSON allows them)
+        return False
 
 
 def _check_value(where: str, name: str, param: Param, value: Any) -> Any:
@@ -196,6 +199,8 @@ def _check_range(where: str, name: str, param: Param, spec: dict[str, Any]) -> d
     if step is not None:
         out["step"] = _check_step(where, name, param, step, log, high - low)
     if log:
+        if low <= 0:
+            raise SearchSpaceError(f"{where}: {name} range on a log scale needs low > 0 (low={low:g})")
         out["log"] = True
     return out
 
