@@ -209,6 +209,16 @@ def test_api_answers_422(tmp_path):
             assert "search_space" in response.text
 
 
+def test_the_remote_client_sends_the_files_content():
+    from hpopt.remote_client.errors import ClientError
+    from hpopt.remote_client.jobs import parse_settings
+
+    sent = parse_settings(["trials=3", f"search_space={EXAMPLES / 'search_space_cnn.yaml'}"])
+    assert sent["search_space"] == yaml.safe_load((EXAMPLES / "search_space_cnn.yaml").read_text())
+    with pytest.raises(ClientError, match="cannot read"):
+        parse_settings(["search_space=/nowhere/space.yaml"])
+
+
 # ----------------------------------------------------------------------------- resume
 
 
