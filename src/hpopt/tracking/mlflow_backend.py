@@ -49,15 +49,26 @@ class MlflowTracker:
         uri = tracking_uri(config)
         self.client = MlflowClient(tracking_uri=uri)
         self.run_name = run_name
-        experiment = self.client.get_experiment_by_name(study_name)
-        if experiment is not None:
-            self.experiment_id = experiment.experiment_id
-        else:
-            # Our default store keeps artifacts beside it (MLflow's default would be ./mlruns in the cwd).
-            artifacts = None if config.mlflow_tracking_uri else \
-                (Path(config.results_dir).expanduser().resolve() / "mlartifacts").as_uri()
-            self.experiment_id = self.client.create_experiment(study_name, artifact_location=artifacts)
+        # Our default store keeps artifacts beside it (MLflow's default would be ./mlruns in the cwd).
+        artifacts = None if config.mlflow_tracking_uri else \
+            (Path(config.results_dir).expanduser().resolve() / "mlartifacts").as_uri()
+        self.experiment_id = self._experiment(study_name, artifacts)
         logger.info("tracking=mlflow: experiment %r at %s", study_name, mask_text(uri))
+
+    def _experiment(self, name: str, artifacts: Optional[str]) -> str:
+        """The study's experiment, created by whichever worker process comes first."""
+        from mlflow.exceptions import MlflowException
+
+        experiment = self.client.get_experiment_by_name(name)
+        if experiment is not None:
+            return experiment.experiment_id
+        try:
+            return self.client.create_experiment(name, artifact_location=artifacts)
+        except MlflowException:  # another worker created it in the meantime
+            experiment = self.client.get_experiment_by_name(name)
+            if experiment is None:
+                raise
+            return experiment.experiment_id
 
     def _metrics(self, row: dict[str, Any]) -> list[Any]:
         from mlflow.entities import Metric
