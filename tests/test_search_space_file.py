@@ -256,6 +256,22 @@ def test_a_local_run_samples_only_the_fixed_values(tmp_path):
     _check_run(run_optimization(config), "local")
 
 
+def test_an_npz_is_checked_once_its_modality_is_known(tmp_path):
+    """An .npz says whether it holds images or token ids only inside: checked when loaded, still exit 2."""
+    import numpy as np
+
+    from hpopt.runner import run_optimization
+
+    rng = np.random.default_rng(0)
+    data = tmp_path / "images.npz"
+    np.savez(data, x_train=rng.integers(0, 255, (60, 8, 8), dtype=np.uint8), y_train=np.arange(60) % 2)
+    config = load_config({**RUN, "dataset": str(data), "search_space": {"lstm_units": [32]},
+                          "results_dir": str(tmp_path / "r")}, environ={}, env_file=None)
+    with pytest.raises(ConfigError, match="lstm_units is not a parameter of the CNN") as error:
+        run_optimization(config)
+    assert error.value.exit_code == 2
+
+
 def test_through_the_gpu_worker_the_space_travels_unchanged(tmp_path):
     """Sampling happens client-side into the TrialSpec: the worker trains exactly the fixed values."""
     from hpopt.runner import run_optimization
