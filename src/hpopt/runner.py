@@ -149,6 +149,7 @@ def _run(config: "OptimizationConfig", listener: RunListener, clock: RunClock, w
     interrupted = False
     try:
         if remaining and config.workers > 1:
+            _prepare_tracking(config, run_dir, study.study_name)
             run_worker_pool(config.model_copy(update={"run_name": run_name}), study, run_dir, listener, clock,
                             warnings)
         elif remaining:
@@ -172,6 +173,15 @@ def _run(config: "OptimizationConfig", listener: RunListener, clock: RunClock, w
                     "for a trial: raise it")
         raise NoCompleteTrialsError(f"no trial completed ({summary['n_trials']} trials){hint}; see {run_dir}")
     return run_dir
+
+
+def _prepare_tracking(config: "OptimizationConfig", run_dir: Path, name: str) -> None:
+    """Create the tracking stores (MLflow's database schema and experiment) before worker processes
+    start: several processes initializing one SQLite store at once collide."""
+    if "mlflow" in config.tracking_backends:
+        from hpopt.tracking import make_tracking
+
+        make_tracking(config, run_dir, name)
 
 
 def _track_run_end(config: "OptimizationConfig", run_dir: Path, name: str, summary: dict[str, Any]) -> None:
