@@ -32,7 +32,8 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 
 DEFAULTS = {
     "dataset": "digits", "mode": "simple", "optimize_for": "val_accuracy", "trials": 50,
-    "run_name": None, "activation": None, "health_weight": 0.3, "max_epochs_per_trial": 20,
+    "run_name": None, "activation": None, "search_space": None, "tracking": "none", "mlflow_tracking_uri": None,
+    "health_weight": 0.3, "max_epochs_per_trial": 20,
     "min_epochs_per_trial": 5, "n_startup_trials": 5, "n_warmup_steps": 2, "random_seed": 42,
     "timeout_hours": None, "validation_split": 0.2, "test_size": 0.2, "early_stopping_patience": 5,
     "enable_early_stopping": True, "min_steps_per_epoch": 50, "stop_no_learning": True, "save_best_model": True,

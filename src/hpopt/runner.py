@@ -32,7 +32,7 @@ from hpopt.results import (  # noqa: E402
 )
 from hpopt.run_clock import RunClock  # noqa: E402
 from hpopt.run_warnings import WarningCollector, collect_warnings  # noqa: E402
-from hpopt.search_space import WARM_START_ATTR, baseline_params  # noqa: E402
+from hpopt.search_space import WARM_START_ATTR, baseline_params, run_space  # noqa: E402
 from hpopt.study import counted_trials, fail_dead_trials, gave_way, open_or_create_study, retried_numbers  # noqa: E402
 from hpopt.trial_loop import (  # noqa: E402  (re-exported: benchmarks and tests use them from here)
     best_so_far_for,
@@ -121,6 +121,8 @@ def _run(config: "OptimizationConfig", listener: RunListener, clock: RunClock, w
     run_dir.mkdir(parents=True, exist_ok=True)
     dataset = load_run_data(config)
     shape = data_shape(dataset)
+    space = run_space_or_exit(config, shape)
+    write_search_space(run_dir, space)
     study, created = open_or_create_study(config, study_name(config.study_name, run_name))
     if not created:  # resumed: the earlier sessions' warnings stay in the list
         warnings.seed(*_previous_warnings(run_dir))
@@ -130,7 +132,7 @@ def _run(config: "OptimizationConfig", listener: RunListener, clock: RunClock, w
     # Only the process that created the study warm-starts it: two runs started together on
     # one storage would otherwise both enqueue (and train) the baseline.
     if config.warm_start and created:
-        study.enqueue_trial(baseline_params(shape, config.activation, config.max_epochs_per_trial),
+        study.enqueue_trial(baseline_params(shape, config.activation, config.max_epochs_per_trial, space),
                             user_attrs={WARM_START_ATTR: True})
     best = best_so_far_for(config, run_dir, clock)
     _begin_best_so_far(best, study, run_dir)
@@ -147,6 +149,7 @@ def _run(config: "OptimizationConfig", listener: RunListener, clock: RunClock, w
     interrupted = False
     try:
         if remaining and config.workers > 1:
+            _prepare_tracking(config, run_dir, study.study_name)
             run_worker_pool(config.model_copy(update={"run_name": run_name}), study, run_dir, listener, clock,
                             warnings)
         elif remaining:
@@ -158,6 +161,7 @@ def _run(config: "OptimizationConfig", listener: RunListener, clock: RunClock, w
     summary = finalize_run(config, study, dataset, run_dir, time.perf_counter() - started, interrupted,
                            clock=clock, search_ended_at=search_ended_at, warnings=warnings)
     _report_stopped_trials(listener, summary, earlier)
+    _track_run_end(config, run_dir, study.study_name, summary)
     listener.on_run_finished(summary)
     if interrupted:
         raise KeyboardInterrupt
@@ -169,6 +173,47 @@ def _run(config: "OptimizationConfig", listener: RunListener, clock: RunClock, w
                     "for a trial: raise it")
         raise NoCompleteTrialsError(f"no trial completed ({summary['n_trials']} trials){hint}; see {run_dir}")
     return run_dir
+
+
+def _prepare_tracking(config: "OptimizationConfig", run_dir: Path, name: str) -> None:
+    """Create the tracking stores (MLflow's database schema and experiment) before worker processes
+    start: several processes initializing one SQLite store at once collide."""
+    if "mlflow" in config.tracking_backends:
+        from hpopt.tracking import make_tracking
+
+        make_tracking(config, run_dir, name)
+
+
+def _track_run_end(config: "OptimizationConfig", run_dir: Path, name: str, summary: dict[str, Any]) -> None:
+    """Tracking backends' end of run (MLflow: the best model as an artifact); never fails the run."""
+    if not config.tracking_backends:
+        return
+    from hpopt.tracking import make_tracking
+
+    tracking = make_tracking(config, run_dir, name)
+    if tracking is not None:
+        tracking.log_run_end(summary, run_dir)
+
+
+def run_space_or_exit(config: "OptimizationConfig", shape: Any) -> Any:
+    """The run's search space, checked against the data's modality now that it is known (an .npz
+    says whether it holds images or token ids only inside): a mismatch is a ConfigError (exit 2)."""
+    from hpopt.config import ConfigError
+    from hpopt.space_overrides import SearchSpaceError
+
+    try:
+        return run_space(config, shape)
+    except SearchSpaceError as exc:
+        raise ConfigError(f"search_space: {exc}") from None
+
+
+def write_search_space(run_dir: Path, space: Any) -> None:
+    """search_space.yaml: every parameter as this run searches it (built-in, overridden or fixed)."""
+    import yaml
+
+    text = "# The effective search space of this run (hpopt.space_overrides): list = choices,\n" \
+           "# {low, high, log, step} = range, a single value = fixed.\n"
+    RunLayout(run_dir).search_space.write_text(text + yaml.safe_dump(space.to_dict(), sort_keys=False))
 
 
 def _report_stopped_trials(listener: RunListener, summary: dict[str, Any], earlier: set[int]) -> None:
@@ -219,6 +264,7 @@ def finalize_run(config: "OptimizationConfig", study: optuna.Study, dataset: Any
         run_name=run_dir.name, config=config, study=study, rows=rows, wall_s=wall_s, best=best,
         test_metrics=test_metrics, dataset_summary=dataset.summary(), interrupted=interrupted,
     )
+    summary["search_space"] = run_space(config, data_shape(dataset)).to_dict()
     summary["execution"] = execution_section(
         rows, training_samples_by_place(config, len(dataset.y_train), dataset.y_train), config.min_steps_per_epoch)
     timeline = read_best_so_far(run_dir)

@@ -102,7 +102,9 @@ def _parse_value(key: str, raw: Any, source: str) -> Any:
     text = raw.strip() if isinstance(raw, str) else None
     if text is not None and key in VALUE_ALIASES:
         text = value_alias(key, text)
-    if get_origin(base) is Literal:
+    if get_origin(base) is dict:  # search_space: a file path (CLI, env) or a mapping (API, config.json)
+        value = dict(raw) if isinstance(raw, Mapping) else text if text else _REJECT
+    elif get_origin(base) is Literal:
         value = _as_choice(base, text)
     else:
         value = _PARSERS.get(base, _as_text)(raw, text)

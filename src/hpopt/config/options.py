@@ -28,6 +28,7 @@ from hpopt.spec import Activation, Mode, Precision
 __all__ = ["OptimizationConfig", "TRIALS_LIMIT", "field_type"]
 
 TRIALS_LIMIT = 1_000_000
+TRACKING_BACKENDS = ("none", "tensorboard", "mlflow")
 
 
 def _f(default: Any, group: str, description: str, **constraints: Any) -> Any:
@@ -52,6 +53,9 @@ class OptimizationConfig(BaseModel):
     activation: Optional[Activation] = _f(
         None, "search", "fix the activation of every layer (text: the dense layer after the LSTM); none lets "
         "the search choose (text: relu)")
+    search_space: Optional[dict[str, Any]] = _f(
+        None, "search", "YAML file overriding the built-in search space: per parameter a list of choices, "
+        "{low, high, log, step} or one fixed value (the API: the same as a JSON object); none = built-in space")
     sampler: Literal["tpe", "random", "cmaes"] = _f("tpe", "search", "Optuna sampler")
     pruner: Literal["median", "hyperband", "none"] = _f(
         "median", "search", "Optuna pruner that stops unpromising trials early")
@@ -108,6 +112,12 @@ class OptimizationConfig(BaseModel):
         None, "results", "webhook: POST a small JSON (run_name, status finished|failed|interrupted, best_value, "
         "results path or job URL) here when the run ends; 3 tries, at most ~10 s; shown as scheme://host only; "
         "none = no webhook")
+    tracking: str = _f(
+        "none", "results", "where trials are also logged: none, tensorboard (<run folder>/tensorboard), mlflow, "
+        "or a comma list (tensorboard,mlflow)")
+    mlflow_tracking_uri: Optional[str] = _f(
+        None, "results", "tracking=mlflow: the MLflow tracking URI (an operator setting for the API); none = "
+        "sqlite:///<results_dir>/mlflow.db")
     log_level: Literal["DEBUG", "INFO", "WARNING"] = _f(
         "DEBUG", "results", "level of logs/optimization.log (DEBUG = full detail); the terminal "
         "always shows progress lines, warnings and errors")
@@ -169,6 +179,49 @@ class OptimizationConfig(BaseModel):
         except DatasetError as exc:
             raise ValueError(str(exc)) from None
 
+    @field_validator("tracking")
+    @classmethod
+    def _tracking_backends(cls, value: str) -> str:
+        """A comma list of backends, normalized ("mlflow, TensorBoard" -> "tensorboard,mlflow")."""
+        names = [n.strip().lower() for n in value.split(",") if n.strip()]
+        unknown = [n for n in names if n not in TRACKING_BACKENDS]
+        if unknown or not names:
+            import difflib
+
+            close = difflib.get_close_matches(unknown[0], TRACKING_BACKENDS, n=1) if unknown else []
+            hint = f" — did you mean {close[0]!r}?" if close else ""
+            raise ValueError(f"expected none, tensorboard, mlflow or a comma list of them{hint}")
+        chosen = [n for n in TRACKING_BACKENDS if n in names and n != "none"]
+        if "none" in names and chosen:
+            raise ValueError("none cannot be combined with a backend")
+        return ",".join(chosen) or "none"
+
+    @property
+    def tracking_backends(self) -> tuple[str, ...]:
+        """The tracking backends to log to (empty for none)."""
+        return tuple(n for n in self.tracking.split(",") if n != "none")
+
+    @field_validator("search_space", mode="before")
+    @classmethod
+    def _read_space_file(cls, value: Any) -> Any:
+        """A path (CLI, environment) is read here, so a bad file stops the run before TensorFlow loads;
+        the config keeps the file's content, which is what the run searches and what resumes compare."""
+        from hpopt.space_overrides import SearchSpaceError, check_overrides, load_space_file
+
+        if isinstance(value, (str, bytes)) or hasattr(value, "__fspath__"):
+            try:
+                value = {"__file__": str(value), **load_space_file(str(value))}
+            except SearchSpaceError as exc:
+                raise ValueError(str(exc)) from None
+        if isinstance(value, dict) and not value:
+            raise ValueError("search_space: expected a mapping of parameter: choices, range or value")
+        if isinstance(value, dict) and "__file__" not in value:
+            try:  # a mapping given directly (API): its parameters and values checked against both spaces
+                check_overrides(value, None, "search_space")
+            except SearchSpaceError as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
     @field_validator("optimize_for", mode="before")
     @classmethod
     def _old_objective_names(cls, value: Any) -> Any:
@@ -217,11 +270,28 @@ class OptimizationConfig(BaseModel):
             raise ValueError(
                 f"optimize_for={self.optimize_for!r} cannot be used with mode='pareto': pareto mode "
                 f"optimizes {' and '.join(PARETO_OBJECTIVES)} together; leave optimize_for unset")
+        if self.search_space is not None:
+            self._check_space()
         if self.optimize_for not in OBJECTIVES_BY_MODE[self.mode]:
             raise ValueError(
                 f"optimize_for={self.optimize_for!r} is not available in mode={self.mode!r}: allowed "
                 f"{', '.join(OBJECTIVES_BY_MODE[self.mode])}; {', '.join(HEALTH_ONLY_OBJECTIVES)} need mode=health")
         return self
+
+    def _check_space(self) -> None:
+        """The overrides against the dataset's own space (CNN or LSTM) when its modality is known now."""
+        from hpopt.space_overrides import SearchSpaceError, check_overrides, guess_modality
+
+        overrides = dict(self.search_space or {})
+        where = overrides.pop("__file__", "search_space")
+        if self.activation is not None and "activation" in overrides:
+            raise ValueError(f"activation={self.activation!r} and {where}'s activation both fix the activation: "
+                             "keep one")
+        try:
+            normalized = check_overrides(overrides, guess_modality(self.dataset), where)
+        except SearchSpaceError as exc:
+            raise ValueError(str(exc)) from None
+        object.__setattr__(self, "search_space", normalized)  # frozen model: set once, while validating
 
     @cached_property
     def run_name_time(self) -> datetime:
