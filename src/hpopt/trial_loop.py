@@ -21,6 +21,7 @@ from hpopt.run_clock import RunClock
 from hpopt.scoring import study_directions
 from hpopt.spec import DataShape
 from hpopt.study import StopAtCap, gave_way
+from hpopt.target import StopAtTarget
 from hpopt.trial_objective import TrialFailed, TrialObjective
 
 if TYPE_CHECKING:
@@ -93,7 +94,7 @@ def optimize_in_process(config: "OptimizationConfig", study: optuna.Study, datas
             objective,
             timeout=clock.search_time_left(),  # now: set-up above took some of it
             catch=(TrialFailed,),
-            callbacks=[notify, StopAtCap(config.trials)],
+            callbacks=[notify, StopAtCap(config.trials), StopAtTarget(config.target_value)],
             n_jobs=getattr(executor, "concurrency", 1),  # remote executors keep several trials in flight
         )
     finally:
