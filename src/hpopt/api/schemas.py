@@ -216,7 +216,7 @@ class RunSummaryOut(BaseModel):
     test_accuracy: Number = Field(None, description="the best model on the held-out test split (touched once)")
     test_loss: Number = None
     macro_f1: Number = Field(None, description="the best model's macro-F1 on the test split")
-    balanced_accuracy: Number = Field(None, description="the best model's balanced accuracy (mean recall) on the test split")
+    balanced_accuracy: Number = Field(None, description="the best model's mean recall over classes on the test split")
     per_class: list[PerClassOut] = Field(
         default_factory=list, description="the best model's precision, recall, F1 and support per class on the test "
         "split, worst F1 first")
