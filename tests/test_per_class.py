@@ -48,6 +48,14 @@ def test_best_trial_lists_precision_recall_f1_support_per_named_class(macro_f1_r
     assert best["balanced_accuracy"] == pytest.approx(balanced_accuracy_score(digits.y_test, predicted), abs=1e-6)
 
 
+def test_summary_records_the_resolved_class_weight(macro_f1_run):
+    _, summary = macro_f1_run
+    resolved = summary["resolved"]["class_weight"]
+    assert resolved["setting"] == "auto" and resolved["mode"] == "none" and resolved["weights"] is None  # balanced
+    assert resolved["largest_class"] <= 3 * resolved["smallest_class"]
+    assert summary["config"]["class_weight"] == "auto" and summary["stopped_reason"] is None
+
+
 def test_report_has_the_per_class_table_worst_f1_first(macro_f1_run):
     run_dir, summary = macro_f1_run
     report = (run_dir / "report.md").read_text()

@@ -47,6 +47,19 @@ def test_a_target_reached_by_another_process_stops_this_one_too(tmp_path):
     assert len(this.trials) == 2  # its own first trial ends, then it takes no new one
 
 
+def test_the_worker_pool_restarts_no_worker_once_the_target_is_reached(tmp_path):
+    from hpopt.run_clock import RunClock
+    from hpopt.worker_pool import WorkerPool
+
+    study = optuna.create_study(direction="maximize")
+    study.optimize(lambda trial: 0.95, n_trials=1)
+    for target, remains in ((0.9, False), (0.99, True), (None, True)):
+        config = load_config({"target_value": "none" if target is None else str(target), "trials": "10",
+                              "workers": "2"}, environ={}, env_file=None)
+        pool = WorkerPool(config, study, tmp_path, listener=None, clock=RunClock.start(None))
+        assert pool.work_remains() is remains, target
+
+
 def test_target_value_is_a_number_and_not_for_pareto():
     assert load_config({"target_value": "0.9"}, environ={}, env_file=None).target_value == 0.9
     assert load_config({}, environ={}, env_file=None).target_value is None
