@@ -95,6 +95,15 @@ def test_weights_reach_fit_and_the_gpu_worker_applies_the_same(tmp_path):
         "macro_f1", "balanced_accuracy"}
 
 
+def test_a_study_is_not_resumed_with_another_class_weight():
+    from hpopt.study import StudyMismatchError, check_fingerprint
+
+    study = optuna.create_study()
+    check_fingerprint(study, load_config({"class_weight": "auto"}, environ={}, env_file=None))
+    with pytest.raises(StudyMismatchError, match="class_weight was 'auto', now 'balanced'"):
+        check_fingerprint(study, load_config({"class_weight": "balanced"}, environ={}, env_file=None))
+
+
 def test_the_objective_puts_the_resolved_weights_in_every_spec(tmp_path):
     from hpopt.trial_loop import data_shape
     from hpopt.trial_objective import TrialObjective
