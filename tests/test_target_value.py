@@ -85,3 +85,13 @@ def test_target_value_on_digits_stops_before_trials_and_says_why(tmp_path):
     assert summary["n_trials"] < 10
     assert summary["stopped_reason"] == lines[at - 1].removeprefix("stopped: ")
     assert "Stopped early: target_value 0.9" in (tmp_path / "target" / "report.md").read_text()
+
+
+def test_the_api_refuses_target_value_in_pareto_mode_naming_the_key(tmp_path):
+    """The API validates a request as the CLI does (a RequestError is answered 422 with its key)."""
+    from hpopt.api.optimize_request import RequestError, config_from_body
+
+    assert config_from_body({"target_value": 0.95, "class_weight": "balanced"}, tmp_path, env_file=None).target_value == 0.95
+    with pytest.raises(RequestError) as refused:
+        config_from_body({"target_value": 0.9, "mode": "pareto"}, tmp_path, env_file=None)
+    assert "target_value" in str(refused.value)
