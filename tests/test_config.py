@@ -51,6 +51,7 @@ DEFAULTS = {
     "log_level": "DEBUG",
     "warm_start": True,
     "precision": "auto",
+    "class_weight": "auto", "target_value": None,
 }
 
 
@@ -197,8 +198,8 @@ def test_objective_constants_match_the_model() -> None:
     assert not set(HEALTH_ONLY_OBJECTIVES) & set(OBJECTIVES_BY_MODE["simple"])
     # The accepted names are the scorers' names (hpopt.scoring), in the order help and errors list them.
     assert literal == tuple(OBJECTIVES) == ALL_MODE_OBJECTIVES + HEALTH_ONLY_OBJECTIVES
-    assert ALL_MODE_OBJECTIVES == ("val_accuracy", "train_accuracy", "training_time", "parameter_efficiency",
-                                   "memory_efficiency", "inference_speed")
+    assert ALL_MODE_OBJECTIVES == ("val_accuracy", "train_accuracy", "macro_f1", "balanced_accuracy",
+                                   "training_time", "parameter_efficiency", "memory_efficiency", "inference_speed")
 
 
 @pytest.mark.parametrize("name", [

@@ -18,6 +18,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import optuna  # noqa: E402
 
 from hpopt.best_so_far import BestSoFar, read_best_so_far  # noqa: E402
+from hpopt.class_weights import resolve_class_weight  # noqa: E402
 from hpopt.events import RunListener  # noqa: E402
 from hpopt.execution_stats import execution_section, training_samples_by_place  # noqa: E402
 from hpopt.layout import RunLayout, study_name  # noqa: E402
@@ -34,6 +35,7 @@ from hpopt.run_clock import RunClock  # noqa: E402
 from hpopt.run_warnings import WarningCollector, collect_warnings  # noqa: E402
 from hpopt.search_space import WARM_START_ATTR, baseline_params, run_space  # noqa: E402
 from hpopt.study import counted_trials, fail_dead_trials, gave_way, open_or_create_study, retried_numbers  # noqa: E402
+from hpopt.target import stopped_reason  # noqa: E402
 from hpopt.trial_loop import (  # noqa: E402  (re-exported: benchmarks and tests use them from here)
     best_so_far_for,
     data_shape,
@@ -50,6 +52,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+
+# What the test evaluation adds to summary.json's best_trial (the confusion matrix goes to a plot).
+TEST_METRICS = ("test_accuracy", "test_loss", "macro_f1", "balanced_accuracy", "per_class")
 
 # Seconds before the timeout after which no plot starts (the report and summary still fit in them).
 PLOTS_MARGIN_S = 3.0
@@ -138,6 +143,12 @@ def _run(config: "OptimizationConfig", listener: RunListener, clock: RunClock, w
     _begin_best_so_far(best, study, run_dir)
     already = counted_trials(study)
     remaining = max(0, config.trials - already)
+    reached = stopped_reason(study, config.target_value)
+    if reached is not None and remaining:
+        logger.info("no trial to run: %s in an earlier session", reached)
+        remaining = 0
+    choice = resolve_class_weight(config.class_weight, dataset.y_train, dataset.num_classes)
+    logger.info(choice.reason)
     listener.on_run_started({
         "run_name": run_name, "run_dir": str(run_dir), "data": dataset.summary(),
         "trials": remaining, "already_done": already, "workers": config.workers,
@@ -259,7 +270,7 @@ def finalize_run(config: "OptimizationConfig", study: optuna.Study, dataset: Any
     if best:
         write_hyperparameters(RunLayout(run_dir).best_hyperparameters, best[0], config)
     evaluation = evaluate_on_test(model_path, dataset) if model_path else None
-    test_metrics = {k: v for k, v in (evaluation or {}).items() if k in ("test_accuracy", "test_loss")}
+    test_metrics = {k: v for k, v in (evaluation or {}).items() if k in TEST_METRICS}
     summary = build_summary(
         run_name=run_dir.name, config=config, study=study, rows=rows, wall_s=wall_s, best=best,
         test_metrics=test_metrics, dataset_summary=dataset.summary(), interrupted=interrupted,
@@ -270,6 +281,9 @@ def finalize_run(config: "OptimizationConfig", study: optuna.Study, dataset: Any
     timeline = read_best_so_far(run_dir)
     summary["best_over_time"] = timeline.get("points", [])
     summary["wall_time"] = _wall_time(clock, search_ended_at, timeline)
+    summary["stopped_reason"] = stopped_reason(study, config.target_value)
+    summary["resolved"] = {"class_weight": resolve_class_weight(
+        config.class_weight, dataset.y_train, dataset.num_classes).to_dict()}
     summary.update(warnings.section())
     write_summary(run_dir, summary)
     plots_deadline = None if clock.timeout_s is None else clock.launched_at + clock.timeout_s - PLOTS_MARGIN_S

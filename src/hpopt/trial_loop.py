@@ -22,6 +22,7 @@ from hpopt.scoring import study_directions
 from hpopt.spec import DataShape
 from hpopt.study import StopAtCap, gave_way
 from hpopt.tracking import make_tracking
+from hpopt.target import StopAtTarget
 from hpopt.trial_objective import TrialFailed, TrialObjective
 
 if TYPE_CHECKING:
@@ -96,7 +97,8 @@ def optimize_in_process(config: "OptimizationConfig", study: optuna.Study, datas
             objective,
             timeout=clock.search_time_left(),  # now: set-up above took some of it
             catch=(TrialFailed,),
-            callbacks=[notify, *([tracking] if tracking else []), StopAtCap(config.trials)],
+            callbacks=[notify, *([tracking] if tracking else []), StopAtCap(config.trials),
+                       StopAtTarget(config.target_value)],
             n_jobs=getattr(executor, "concurrency", 1),  # remote executors keep several trials in flight
         )
     finally:

@@ -47,8 +47,9 @@ class OptimizationConfig(BaseModel):
         "health; pareto: optimize val_accuracy and overall_health together")
     optimize_for: Objective = _f(
         "val_accuracy", "search", "objective to optimize; train_accuracy (alias accuracy) is accuracy on "
-        "the training data; overall_health, neuron_utilization and training_stability need mode=health; "
-        "pareto mode fixes its own objectives")
+        "the training data; macro_f1 and balanced_accuracy score the validation predictions with every "
+        "class counted alike (for imbalanced data); overall_health, neuron_utilization and "
+        "training_stability need mode=health; pareto mode fixes its own objectives")
     trials: int = _f(50, "search", "number of Optuna trials to run", ge=1, le=TRIALS_LIMIT)
     activation: Optional[Activation] = _f(
         None, "search", "fix the activation of every layer (text: the dense layer after the LSTM); none lets "
@@ -65,6 +66,9 @@ class OptimizationConfig(BaseModel):
     warm_start: bool = _f(
         True, "search", "start a new study with a known-good architecture for the data's modality "
         "(trial 0), so the search begins from a strong baseline")
+    target_value: Optional[float] = _f(
+        None, "search", "end the study once a finished trial's value reaches this (maximize: >=, minimize: "
+        "<=); not with mode=pareto; none = run all trials", allow_inf_nan=False)
     timeout_hours: Optional[float] = _f(
         None, "search", "deadline for the whole run, counted from launch: the running trial stops at a "
         "batch end and keeps its best epoch, results are written before it; none = no limit", gt=0)
@@ -82,6 +86,10 @@ class OptimizationConfig(BaseModel):
     stop_no_learning: bool = _f(
         True, "training", "stop a trial still at chance level after its n_warmup_steps epochs (at least 1) "
         "and record it as no_learning")
+    class_weight: Literal["auto", "none", "balanced"] = _f(
+        "auto", "training", "weight the loss per class: balanced = n_samples / (n_classes * class count) "
+        "from the training split; auto = balanced when the largest class has more than 3x the samples of "
+        "the smallest, else none")
     precision: Precision = _f(
         "auto", "training", "auto: mixed float16 on a GPU (faster, half the activation memory), float32 on a CPU; "
         "decided where the trial runs (the GPU proxy's worker too)")
@@ -272,6 +280,10 @@ class OptimizationConfig(BaseModel):
                 f"optimizes {' and '.join(PARETO_OBJECTIVES)} together; leave optimize_for unset")
         if self.search_space is not None:
             self._check_space()
+        if self.target_value is not None and self.mode == "pareto":
+            raise ValueError(
+                f"target_value={self.target_value:g} cannot be used with mode='pareto': a multi-objective "
+                "study has no single value to reach; use mode=simple or mode=health, or leave target_value unset")
         if self.optimize_for not in OBJECTIVES_BY_MODE[self.mode]:
             raise ValueError(
                 f"optimize_for={self.optimize_for!r} is not available in mode={self.mode!r}: allowed "
