@@ -21,8 +21,8 @@ from hpopt.run_clock import RunClock
 from hpopt.scoring import study_directions
 from hpopt.spec import DataShape
 from hpopt.study import StopAtCap, gave_way
-from hpopt.tracking import make_tracking
 from hpopt.target import StopAtTarget
+from hpopt.tracking import make_tracking
 from hpopt.trial_objective import TrialFailed, TrialObjective
 
 if TYPE_CHECKING:
