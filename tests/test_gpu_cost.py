@@ -54,7 +54,7 @@ def test_run_totals_in_summary_report_and_csv(priced_run):
     assert set(summary["cost_by_endpoint"]) == {"cheap"}
     assert cheap["trials"] == 2 and cheap["cost_usd"] == pytest.approx(sum(costs), rel=1e-12)
     assert cheap["billed_s"] == pytest.approx(sum(t["billed_s"] for t in summary["trials"]), abs=1e-3)
-    assert "budget" not in summary and "stopped_reason" not in summary
+    assert "budget" not in summary and summary["stopped_reason"] is None
     report = (priced_run / "report.md").read_text()
     assert "## GPU cost" in report and f"**{summary['cost_usd_total']:.6f} USD**" in report
     assert f"| cheap | 2 | {cheap['billed_s']:.3f} | {cheap['cost_usd']:.6f} |" in report

@@ -67,6 +67,8 @@ class TerminalProgress(RunListener):
                        f"{summary.get('n_no_learning', 0)} no learning, {summary['n_failed']} failed"
                        + (f", {summary['n_stopped']} stopped" if summary.get("n_stopped") else ""),
                        file=sys.stderr)
+        if summary.get("stopped_reason"):
+            tqdm.write(f"stopped: {summary['stopped_reason']}", file=sys.stderr)
         line = gpu_cost_line(summary)
         if line:
             tqdm.write(line, file=sys.stderr)
@@ -80,8 +82,7 @@ def gpu_cost_line(summary: dict[str, Any]) -> Optional[str]:
     line = f"GPU cost: {summary.get('cost_usd_total', 0.0):.4f} USD"
     if budget:
         line += f" of gpu_budget_usd={budget['limit']:g}"
-    if summary.get("stopped_reason"):
-        line += f"; run ended: {summary['stopped_reason']}"
-    elif budget.get("remote_stopped_at_trial") is not None:
-        line += f"; budget reached at trial {budget['remote_stopped_at_trial']}: later trials trained locally"
+    if budget.get("remote_stopped_at_trial") is not None:
+        then = "the run ended" if budget.get("then") == "run ended" else "later trials trained locally"
+        line += f"; budget reached at trial {budget['remote_stopped_at_trial']}: {then}"
     return line

@@ -36,6 +36,7 @@ NON_CONFIG_ENV_VARS: frozenset[str] = frozenset({
     "HYPEROPT_SERVER_LOG_LEVEL", "HYPEROPT_TEST_POSTGRES_URL", "HYPEROPT_WORKER_INDEX",
     "HYPEROPT_DATA_ROOTS", "HYPEROPT_MAX_JOB_TRIALS", "HYPEROPT_MAX_JOB_EPOCHS", "HYPEROPT_MAX_JOB_WORKERS",
     "HYPEROPT_MAX_QUEUED_JOBS", "HYPEROPT_ALLOW_SHARED_STUDIES", "HYPEROPT_GPU_PROXY_PROBE_INTERVAL_S",
+    "HYPEROPT_NOTIFY_ALLOWED_HOSTS",
 })
 _TRUE = {"true", "yes", "1", "on"}
 _FALSE = {"false", "no", "0", "off"}
@@ -101,7 +102,9 @@ def _parse_value(key: str, raw: Any, source: str) -> Any:
     text = raw.strip() if isinstance(raw, str) else None
     if text is not None and key in VALUE_ALIASES:
         text = value_alias(key, text)
-    if get_origin(base) is Literal:
+    if get_origin(base) is dict:  # search_space: a file path (CLI, env) or a mapping (API, config.json)
+        value = dict(raw) if isinstance(raw, Mapping) else text if text else _REJECT
+    elif get_origin(base) is Literal:
         value = _as_choice(base, text)
     else:
         value = _PARSERS.get(base, _as_text)(raw, text)
