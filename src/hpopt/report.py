@@ -105,6 +105,21 @@ def _warning_lines(summary: dict[str, Any]) -> list[str]:
     return lines + [""]
 
 
+def _export_lines(summary: dict[str, Any]) -> list[str]:
+    """export=: where each format is and how closely it reproduces the Keras model."""
+    exported = summary.get("export") or {}
+    if not exported:
+        return []
+    lines = ["## Exported model", "", "| format | path | max abs diff vs Keras |", "|---|---|---|"]
+    for fmt, item in exported.items():
+        if "error" in item:
+            lines.append(f"| {fmt} | failed: {item['error']} | |")
+        else:
+            lines.append(f"| {fmt} | `{item['path']}` | {item['max_abs_diff']:.2e} |")
+    return lines + ["", "Predict with any of them: `python src/optimizer.py predict run=<this folder> "
+                    "input=<files> model=<format>`.", ""]
+
+
 def write_report(run_dir: Path, summary: dict[str, Any], plots: dict[str, Any]) -> Path:
     lines = [f"# Optimization report: {summary['run_name']}", ""]
     lines += [
@@ -155,6 +170,7 @@ def write_report(run_dir: Path, summary: dict[str, Any], plots: dict[str, Any]) 
             f"{_fmt(t['duration_s'], 1)} | {t['execution']} |")
     lines.append("")
     lines += _execution_lines(summary)
+    lines += _export_lines(summary)
     if plots.get("study"):
         lines += ["## Study plots", ""]
         for name, path in plots["study"].items():
