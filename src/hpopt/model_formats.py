@@ -7,6 +7,7 @@ One place for loading and batched inference, so ``export`` checks a format with 
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 from typing import Literal
 
@@ -55,7 +56,9 @@ def _interpreter(path: Path):  # type: ignore[no-untyped-def]
         import tensorflow as tf
 
         Interpreter = tf.lite.Interpreter  # noqa: N806 - a class
-    return Interpreter(model_path=str(path))
+    with warnings.catch_warnings():  # TF's "use LiteRT" deprecation notice: said once in the README instead
+        warnings.simplefilter("ignore", UserWarning)
+        return Interpreter(model_path=str(path))
 
 
 def predict_tflite(path: Path, x: np.ndarray) -> np.ndarray:
