@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Any, Optional
 
@@ -37,25 +38,36 @@ def _write_savedmodel(model: Any, target: Path) -> None:
 def _write_tflite(model: Any, target: Path, savedmodel: Optional[Path]) -> None:
     """From the SavedModel when it was written (the path TF recommends), else from the Keras model.
 
-    LSTMs may need TensorFlow ops beyond TFLite's builtins: tried with builtins first, then with
-    SELECT_TF_OPS (the Flex delegate, which TensorFlow's own interpreter includes)."""
+    An LSTM's dynamic loop does not lower to TFLite builtin ops; with a static batch of one it does
+    (a tflite model of batch 1, which predict feeds one sample at a time). SELECT_TF_OPS is the last
+    resort: it needs the Flex delegate, which TensorFlow's pip interpreter lacks.
+    """
     import tensorflow as tf
 
-    def convert(select_ops: bool) -> bytes:
-        if savedmodel is not None and savedmodel.is_dir():
-            converter = tf.lite.TFLiteConverter.from_saved_model(str(savedmodel))
-        else:
-            converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    def from_saved(path: Path, select_ops: bool = False) -> bytes:
+        converter = tf.lite.TFLiteConverter.from_saved_model(str(path))
         if select_ops:
             converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS, tf.lite.OpsSet.SELECT_TF_OPS]
             converter._experimental_lower_tensor_list_ops = False
         return converter.convert()
 
-    try:
-        content = convert(False)
-    except Exception as exc:  # noqa: BLE001 - the converter raises many kinds; retry wider, then give up
-        logger.info("TFLite conversion with builtin ops failed (%s); retrying with SELECT_TF_OPS", exc)
-        content = convert(True)
+    with tempfile.TemporaryDirectory(prefix="hpopt-tflite-") as tmp:
+        dynamic = savedmodel if savedmodel is not None and savedmodel.is_dir() else Path(tmp) / "dynamic"
+        if dynamic != savedmodel:
+            model.export(str(dynamic), format="tf_saved_model", verbose=False)
+        try:
+            content = from_saved(dynamic)
+        except Exception as exc:  # noqa: BLE001 - the converter raises many kinds; try a static batch next
+            logger.info("TFLite conversion with a dynamic batch failed (%s); converting with batch size 1",
+                        str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            spec = model.inputs[0]
+            static = Path(tmp) / "batch1"
+            model.export(str(static), format="tf_saved_model", verbose=False,
+                         input_signature=[tf.TensorSpec([1, *spec.shape[1:]], spec.dtype)])
+            try:
+                content = from_saved(static)
+            except Exception:  # noqa: BLE001
+                content = from_saved(dynamic, select_ops=True)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(content)
 
