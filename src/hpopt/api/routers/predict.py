@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -67,18 +68,20 @@ async def predict(
     if not layout.best_model.is_file():
         raise HTTPException(409, f"job {record.job_id} ({record.status}) has no best_model.keras: no trial "
                                  "completed or save_best_model=false")
-    data, suffix, field = await _read_body(request, settings)
+    data, suffix, field, filename = await _read_body(request, settings)
     try:
         rows = await run_predict(layout.run_dir, data, suffix, model, settings.predict_timeout_s, settings.job_nice)
     except PredictFailure as exc:
         if exc.status == 422:
             raise _invalid((field,), exc.detail) from None
         raise HTTPException(exc.status, exc.detail) from None
+    if filename and len(rows) == 1 and rows[0]["id"] == f"input{suffix}":  # one image: its own name, not ours
+        rows[0]["id"] = filename
     return {"job_id": record.job_id, "run_name": record.run_name, "model": model, "predictions": rows}
 
 
-async def _read_body(request: Request, settings: Any) -> tuple[bytes, str, str]:
-    """(input bytes, their suffix, the request field they came from), limits checked."""
+async def _read_body(request: Request, settings: Any) -> tuple[bytes, str, str, str]:
+    """(input bytes, their suffix, the request field they came from, the upload's name), limits checked."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "application/json":
         try:
@@ -95,7 +98,7 @@ async def _read_body(request: Request, settings: Any) -> tuple[bytes, str, str]:
         if longest > settings.max_predict_text_chars:
             raise _invalid(("texts",), f"a text of {longest} characters exceeds this server's limit "
                                        f"max_predict_text_chars={settings.max_predict_text_chars}")
-        return texts_csv(body.texts), ".csv", "texts"
+        return texts_csv(body.texts), ".csv", "texts", ""
     if content_type != "multipart/form-data":
         raise HTTPException(415, "send multipart/form-data with a file field, or application/json "
                                  "{\"texts\": [...]}")
@@ -110,4 +113,4 @@ async def _read_body(request: Request, settings: Any) -> tuple[bytes, str, str]:
     data = await upload.read()
     if not data:
         raise _invalid(("file",), f"uploaded file {upload.filename!r} is empty")
-    return data, suffix, "file"
+    return data, suffix, "file", Path(upload.filename or "").name
