@@ -1,4 +1,4 @@
-"""export=savedmodel,tflite: both formats written, each reloaded and matching the Keras model within 1e-4."""
+"""export=savedmodel,tflite(,onnx): every format written, each reloaded and matching the Keras model within 1e-4."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from hpopt.cli import main
 from hpopt.config import ConfigError, load_config
-from hpopt.model_formats import predict_savedmodel, predict_tflite
+from hpopt.model_formats import predict_onnx, predict_savedmodel, predict_tflite
 from hpopt.runner import run_optimization
 
 QUICK = {"min_epochs_per_trial": "1", "max_epochs_per_trial": "1", "trials": "1", "plot_generation": "none",
@@ -25,18 +25,20 @@ def _config(tmp, **settings):
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("export")
-    run_dir = run_optimization(_config(tmp, run_name="exp", export="tflite, SavedModel"))
+    run_dir = run_optimization(_config(tmp, run_name="exp", export="tflite, SavedModel,onnx"))
     return run_dir, json.loads((run_dir / "summary.json").read_text())
 
 
 def test_both_formats_are_written_and_recorded(exported):
     run_dir, summary = exported
-    assert summary["config"]["export"] == "savedmodel,tflite"
+    assert summary["config"]["export"] == "savedmodel,tflite,onnx"
     assert (run_dir / "export" / "savedmodel" / "saved_model.pb").is_file()
     assert (run_dir / "export" / "model.tflite").stat().st_size > 0
+    assert (run_dir / "export" / "model.onnx").stat().st_size > 0
     section = summary["export"]
     assert section["savedmodel"]["path"] == "export/savedmodel" and section["tflite"]["path"] == "export/model.tflite"
-    for fmt in ("savedmodel", "tflite"):
+    assert section["onnx"]["path"] == "export/model.onnx"
+    for fmt in ("savedmodel", "tflite", "onnx"):
         assert 0 <= section[fmt]["max_abs_diff"] <= 1e-4, section
         assert section[fmt]["probe_size"] > 0
     report = (run_dir / "report.md").read_text()
@@ -47,8 +49,10 @@ def test_each_format_reloads_and_matches_keras(exported, digits):
     run_dir, _ = exported
     x = digits.x_test[:100].astype(np.float32)
     expected = keras.saving.load_model(run_dir / "best_model.keras").predict(x, verbose=0)
-    for load in (predict_savedmodel, predict_tflite):
-        path = run_dir / ("export/savedmodel" if load is predict_savedmodel else "export/model.tflite")
+    paths = {predict_savedmodel: "export/savedmodel", predict_tflite: "export/model.tflite",
+             predict_onnx: "export/model.onnx"}
+    for load, relative in paths.items():
+        path = run_dir / relative
         got = load(path, x)
         assert got.shape == expected.shape
         assert float(np.max(np.abs(got - expected))) <= 1e-4, load.__name__
@@ -58,22 +62,22 @@ def test_predict_uses_the_exported_formats(exported, digits, tmp_path, capsys):
     run_dir, _ = exported
     np.savez(tmp_path / "x.npz", x=digits.x_test[:20])
     outputs = {}
-    for fmt in ("keras", "savedmodel", "tflite"):
+    for fmt in ("keras", "savedmodel", "tflite", "onnx"):
         out = tmp_path / f"{fmt}.csv"
         assert main(["predict", f"run={run_dir}", f"input={tmp_path / 'x.npz'}", f"output={out}",
                      f"model={fmt}"]) == 0, capsys.readouterr().err
         assert f"({fmt})" in capsys.readouterr().out
         outputs[fmt] = [line.split(",")[1] for line in out.read_text().splitlines()[1:]]
-    assert outputs["savedmodel"] == outputs["keras"] == outputs["tflite"]
+    assert outputs["savedmodel"] == outputs["keras"] == outputs["tflite"] == outputs["onnx"]
 
 
 def test_export_is_validated_and_none_by_default(tmp_path):
     assert _config(tmp_path).export == "none"
     assert _config(tmp_path, export="savedmodel").export == "savedmodel"
     with pytest.raises(ConfigError) as err:
-        _config(tmp_path, export="onnx")
+        _config(tmp_path, export="savedmodel,h5")
     message = str(err.value)
-    assert "export" in message and "onnx" in message and "savedmodel,tflite" in message and "\n" not in message
+    assert "export" in message and "h5" in message and "savedmodel,tflite" in message and "\n" not in message
 
 
 def test_without_export_no_folder_is_written(tmp_path):

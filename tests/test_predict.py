@@ -174,7 +174,7 @@ def test_mistakes_exit_2_with_one_line_before_tensorflow(runs, tmp_path):
         "unsupported extension": [f"run={digits_run}", f"input={tmp_path / 'data.bin'}"],
         "missing input": [f"run={digits_run}", f"input={tmp_path / 'missing.png'}"],
         "not exported": [f"run={digits_run}", f"input={tmp_path / 'empty'}", "model=tflite"],
-        "bad model key": [f"run={digits_run}", f"input={tmp_path / 'empty'}", "model=onnx"],
+        "bad model key": [f"run={digits_run}", f"input={tmp_path / 'empty'}", "model=h5"],
         "unknown key": [f"run={digits_run}", f"inptu={tmp_path / 'empty'}"],
         "help": ["--help"],
     }
@@ -196,7 +196,7 @@ def test_mistakes_exit_2_with_one_line_before_tensorflow(runs, tmp_path):
     result = json.loads(done.stdout)
     assert result.pop("tf") is False
     code, _, stdout = result.pop("help")
-    assert code == 0 and "run=<run folder>" in stdout and "model=keras|savedmodel|tflite" in stdout
+    assert code == 0 and "run=<run folder>" in stdout and "model=keras|savedmodel|tflite|onnx" in stdout
     for name, (code, stderr, _) in result.items():
         assert code == 2, (name, stderr)
         assert stderr.count("\n") == 1 and stderr.startswith("error: ") and "Traceback" not in stderr, (name, stderr)

@@ -1,8 +1,8 @@
 """``export=savedmodel,tflite``: the best model in shippable formats, each checked after writing.
 
 Each format is written to the run folder's export/ (TF SavedModel for TF Serving, TFLite for
-phones), loaded back with the code ``predict`` uses (hpopt.model_formats), and compared with the
-Keras model on a probe batch of the test split; the largest absolute difference in class
+phones, ONNX for ONNX Runtime), loaded back with the code ``predict`` uses (hpopt.model_formats),
+and compared with the Keras model on a probe batch of the test split; the largest absolute difference in class
 probabilities is recorded. A format that fails is a warning in the summary, never a failed run.
 """
 
@@ -72,6 +72,14 @@ def _write_tflite(model: Any, target: Path, savedmodel: Optional[Path]) -> None:
     target.write_bytes(content)
 
 
+def _write_onnx(model: Any, target: Path, probe: np.ndarray) -> None:
+    """Keras 3's own ONNX export (tf2onnx underneath on the TensorFlow backend); it needs a model
+    that has been called once, which a model fresh from load_model has not."""
+    model.predict(probe[:1], verbose=0)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    model.export(str(target), format="onnx", verbose=False)
+
+
 def export_model(model_path: Path, dataset: Any, run_dir: Path, formats: tuple[str, ...]) -> dict[str, Any]:
     """summary.json's ``export``: {format: {path, max_abs_diff}} or {format: {error}} for each format."""
     if not formats:
@@ -89,6 +97,8 @@ def export_model(model_path: Path, dataset: Any, run_dir: Path, formats: tuple[s
         try:
             if fmt == "savedmodel":
                 _write_savedmodel(model, target)
+            elif fmt == "onnx":
+                _write_onnx(model, target, probe)
             else:
                 _write_tflite(model, target, layout.export_savedmodel if "path" in out.get("savedmodel", {}) else None)
             got = predict_with(fmt, target, probe)

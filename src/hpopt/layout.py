@@ -59,9 +59,14 @@ class RunLayout:
     def export_tflite(self) -> Path:
         return self.export_dir / "model.tflite"
 
+    @property
+    def export_onnx(self) -> Path:
+        return self.export_dir / "model.onnx"
+
     def model_file(self, fmt: str) -> Path:
-        """The best model in ``fmt``: keras (best_model.keras), savedmodel or tflite (export/)."""
-        return {"keras": self.best_model, "savedmodel": self.export_savedmodel, "tflite": self.export_tflite}[fmt]
+        """The best model in ``fmt``: keras (best_model.keras), savedmodel, tflite or onnx (export/)."""
+        return {"keras": self.best_model, "savedmodel": self.export_savedmodel, "tflite": self.export_tflite,
+                "onnx": self.export_onnx}[fmt]
 
     @property
     def best_hyperparameters(self) -> Path:

@@ -1,4 +1,4 @@
-"""Running a model in each format a run can ship: Keras (.keras), TF SavedModel, TFLite.
+"""Running a model in each format a run can ship: Keras (.keras), TF SavedModel, TFLite, ONNX.
 
 One place for loading and batched inference, so ``export`` checks a format with the very code
 ``predict`` later uses. Imports TensorFlow: never import it from the API server.
@@ -15,8 +15,8 @@ import numpy as np
 
 logger = logging.getLogger(__name__)
 
-ModelFormat = Literal["keras", "savedmodel", "tflite"]
-FORMATS: tuple[str, ...] = ("keras", "savedmodel", "tflite")
+ModelFormat = Literal["keras", "savedmodel", "tflite", "onnx"]
+FORMATS: tuple[str, ...] = ("keras", "savedmodel", "tflite", "onnx")
 BATCH = 256
 
 
@@ -82,7 +82,18 @@ def predict_tflite(path: Path, x: np.ndarray) -> np.ndarray:
     return np.concatenate(results).astype(np.float32) if results else np.zeros((0, 0), np.float32)
 
 
+def predict_onnx(path: Path, x: np.ndarray) -> np.ndarray:
+    """ONNX Runtime on the CPU (the exported graph keeps a dynamic batch)."""
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+    parts = [session.run(None, {name: x[i:i + BATCH]})[0] for i in range(0, len(x), BATCH)]
+    return np.concatenate(parts).astype(np.float32) if parts else np.zeros((0, 0), np.float32)
+
+
 def predict_with(fmt: str, path: Path, x: np.ndarray) -> np.ndarray:
     """Class probabilities (N, classes) from the model at ``path`` in format ``fmt``."""
-    runner = {"keras": predict_keras, "savedmodel": predict_savedmodel, "tflite": predict_tflite}[fmt]
+    runner = {"keras": predict_keras, "savedmodel": predict_savedmodel, "tflite": predict_tflite,
+              "onnx": predict_onnx}[fmt]
     return runner(path, x)

@@ -23,7 +23,7 @@ from hpopt.jobs.launcher import src_root
 logger = logging.getLogger(__name__)
 
 UPLOAD_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".gif", ".npz", ".txt", ".csv")
-MODEL_FORMATS = ("keras", "savedmodel", "tflite")
+MODEL_FORMATS = ("keras", "savedmodel", "tflite", "onnx")
 
 
 @dataclass

@@ -103,9 +103,9 @@ class OptimizationConfig(BaseModel):
     results_dir: str = _f("./optimization_results", "results", "folder that receives the run folders", min_length=1)
     save_best_model: bool = _f(True, "results", "save the best trial's model as best_model.keras")
     export: str = _f(
-        "none", "results", "also write the best model to export/ as savedmodel (TF SavedModel), tflite "
-        "(model.tflite) or savedmodel,tflite; each is reloaded and checked against the Keras model "
-        "(summary.json export); none = only best_model.keras")
+        "none", "results", "also write the best model to export/: savedmodel (TF SavedModel), tflite "
+        "(model.tflite), onnx (model.onnx), or several comma-separated (savedmodel,tflite); each is reloaded "
+        "and checked against the Keras model (summary.json export); none = only best_model.keras")
     plot_generation: Literal["all", "best", "none"] = _f(
         "all", "results", "plots to draw: all trials, the best trial only, or none")
     log_level: Literal["DEBUG", "INFO", "WARNING"] = _f(
@@ -255,7 +255,7 @@ class OptimizationConfig(BaseModel):
         return masked_config(data)
 
 
-EXPORT_FORMATS: tuple[str, ...] = ("savedmodel", "tflite")
+EXPORT_FORMATS: tuple[str, ...] = ("savedmodel", "tflite", "onnx")
 
 
 def export_formats(value: str) -> tuple[str, ...]:
@@ -266,7 +266,7 @@ def export_formats(value: str) -> tuple[str, ...]:
     unknown = sorted(wanted - set(EXPORT_FORMATS))
     if unknown or "none" in wanted:
         raise ValueError(f"unknown export format {', '.join(unknown or ['none (with others)'])}: allowed none, "
-                         "savedmodel, tflite or savedmodel,tflite")
+                         "savedmodel, tflite, onnx or several comma-separated (savedmodel,tflite)")
     return tuple(f for f in EXPORT_FORMATS if f in wanted)
 
 

@@ -20,18 +20,18 @@ from hpopt.layout import RunLayout
 from hpopt.masking import mask_text
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-MODEL_FORMATS = ("keras", "savedmodel", "tflite")
+MODEL_FORMATS = ("keras", "savedmodel", "tflite", "onnx")
 KEYS = {
     "run": "the run folder (<results_dir>/<run_name>) whose best model predicts",
     "input": "an image folder (searched recursively), one image file, a Keras-layout .npz (x_test or x), "
              "or a .txt (one text per line) / .csv (a text column) of texts",
     "output": "CSV to write: id, predicted_class, probability, top3 (default predictions.csv)",
-    "model": "keras (best_model.keras, default), savedmodel (export/savedmodel) or tflite (export/model.tflite); "
-             "the last two need a run with export=",
+    "model": "keras (best_model.keras, default), savedmodel (export/savedmodel), tflite (export/model.tflite) or "
+             "onnx (export/model.onnx); all but keras need a run with export=",
 }
 HELP = "usage: python src/optimizer.py predict run=<run folder> input=<path> [output=predictions.csv] " \
-       "[model=keras|savedmodel|tflite]\n\nRuns the best model of a finished run on new data, with the run's own " \
-       "preprocessing (preprocessing.json: image size and channels, text vocabulary and length).\n\n" + \
+       "[model=keras|savedmodel|tflite|onnx]\n\nRuns the best model of a finished run on new data, with the " \
+       "run's own preprocessing (preprocessing.json: image size and channels, text vocabulary and length).\n\n" + \
        "\n".join(f"  {k:<7} {v}" for k, v in KEYS.items())
 
 logger = logging.getLogger("hpopt.predict")

@@ -55,8 +55,8 @@ async def predict(
     record: JobDep,
     manager: ManagerDep,
     request: Request,
-    model: Literal["keras", "savedmodel", "tflite"] = Query("keras", description="savedmodel and tflite need "
-                                                            "a job run with export="),
+    model: Literal["keras", "savedmodel", "tflite", "onnx"] = Query(
+        "keras", description="savedmodel, tflite and onnx need a job run with export="),
 ) -> dict[str, Any]:
     """Upload one file as multipart ``file``, or send JSON ``{"texts": [...]}``. The job's own
     preprocessing (preprocessing.json) is applied; images of another size are resized. Rows: id
