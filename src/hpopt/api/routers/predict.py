@@ -11,6 +11,7 @@ from pydantic import BaseModel, ValidationError
 
 from hpopt.api.deps import JobDep, ManagerDep, errors
 from hpopt.api.predict_process import PredictFailure, run_predict, texts_csv, upload_suffix
+from hpopt.api.schemas import ErrorOut
 from hpopt.api.security import require_api_key
 from hpopt.layout import RunLayout
 
@@ -49,7 +50,15 @@ def _invalid(loc: tuple[str, ...], msg: str) -> RequestValidationError:
     return RequestValidationError([{"loc": ("body", *loc), "type": "value_error", "msg": msg}])
 
 
-@router.post("/{job_id}/predict", response_model=PredictOut, responses=errors(404, 409, 413),
+_ANSWERS: dict[int | str, dict[str, Any]] = {
+    **errors(404, 409, 413),
+    415: {"model": ErrorOut, "description": "neither multipart/form-data nor application/json"},
+    500: {"model": ErrorOut, "description": "the prediction process failed (the server log has why)"},
+    504: {"model": ErrorOut, "description": "the prediction took longer than predict_timeout_s"},
+}
+
+
+@router.post("/{job_id}/predict", response_model=PredictOut, responses=_ANSWERS,
              summary="Predict with the job's best model", openapi_extra=_BODY)
 async def predict(
     record: JobDep,
