@@ -84,3 +84,27 @@ def test_without_export_no_folder_is_written(tmp_path):
     run_dir = run_optimization(_config(tmp_path, run_name="plain"))
     assert not (run_dir / "export").exists()
     assert "export" not in json.loads((run_dir / "summary.json").read_text())
+
+
+def test_mixed_precision_models_export_as_float32(tmp_path, digits):
+    """GPU runs train with mixed_float16; TFLite's builtins refuse its float16 ops, so export uses a float32 copy."""
+    from types import SimpleNamespace
+
+    from hpopt.export import export_model, float32_model
+
+    keras.config.set_dtype_policy("mixed_float16")
+    try:
+        inputs = keras.Input(shape=digits.input_shape)
+        x = keras.layers.Flatten()(keras.layers.Rescaling(1 / 255.0)(inputs))
+        outputs = keras.layers.Dense(10, activation="softmax", dtype="float32")(keras.layers.Dense(16)(x))
+        model = keras.Model(inputs, outputs)
+    finally:
+        keras.config.set_dtype_policy("float32")
+    assert "mixed_float16" in {layer.dtype_policy.name for layer in model.layers}
+    assert {layer.dtype_policy.name for layer in float32_model(model).layers} == {"float32"}
+    model.save(tmp_path / "best_model.keras")
+    data = SimpleNamespace(x_test=digits.x_test, x_val=digits.x_val, modality="image")
+    section = export_model(tmp_path / "best_model.keras", data, tmp_path, ("savedmodel", "tflite", "onnx"))
+    for fmt in ("savedmodel", "tflite", "onnx"):
+        assert "error" not in section[fmt], section
+        assert section[fmt]["max_abs_diff"] < 1e-2  # float16 arithmetic against float32

@@ -80,6 +80,32 @@ def _write_onnx(model: Any, target: Path, probe: np.ndarray) -> None:
     model.export(str(target), format="onnx", verbose=False)
 
 
+def float32_model(model: Any) -> Any:
+    """The same weights computing in float32: a model trained with mixed_float16 (GPU runs) has
+    float16 ops that TFLite's builtins and ONNX Runtime's rewriters refuse, and that CPUs run slowly.
+    Its variables are float32 already, so only the layers' dtype policies change."""
+    policies = {getattr(getattr(layer, "dtype_policy", None), "name", "float32") for layer in model.layers}
+    if policies <= {"float32"}:
+        return model
+
+    def to_float32(node: Any) -> None:
+        if isinstance(node, dict):
+            if str(node.get("class_name", "")).endswith("DTypePolicy") and isinstance(node.get("config"), dict):
+                node["config"]["name"] = "float32"
+            for value in node.values():
+                to_float32(value)
+        elif isinstance(node, list):
+            for value in node:
+                to_float32(value)
+
+    config = model.get_config()
+    to_float32(config)
+    clone = model.__class__.from_config(config)
+    clone.set_weights(model.get_weights())
+    logger.info("export: %s computes in %s; exporting a float32 copy", model.name, ", ".join(sorted(policies)))
+    return clone
+
+
 def export_model(model_path: Path, dataset: Any, run_dir: Path, formats: tuple[str, ...]) -> dict[str, Any]:
     """summary.json's ``export``: {format: {path, max_abs_diff}} or {format: {error}} for each format."""
     if not formats:
@@ -90,6 +116,7 @@ def export_model(model_path: Path, dataset: Any, run_dir: Path, formats: tuple[s
     model = keras.saving.load_model(model_path)
     probe = probe_batch(dataset)
     expected = np.asarray(model.predict(probe, batch_size=PROBE_SIZE, verbose=0), dtype=np.float32)
+    model = float32_model(model)
     layout.export_dir.mkdir(parents=True, exist_ok=True)
     out: dict[str, Any] = {}
     for fmt in formats:
