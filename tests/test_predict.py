@@ -155,6 +155,16 @@ def test_text_file_gives_the_classes_of_model_predict(runs, capsys):
     assert _classes(out) == _expected(runs["text"], x)
 
 
+def test_text_npz_of_token_ids_is_taken_as_is(runs, capsys):
+    data = load_dataset(str(runs["texts_path"]), **runs["text_options"])
+    path = runs["tmp"] / "ids.npz"
+    np.savez(path, x=data.x_test)
+    out = runs["tmp"] / "ids.csv"
+    code, _, err = _predict(capsys, f"run={runs['text']}", f"input={path}", f"output={out}")
+    assert code == 0, err
+    assert _classes(out) == _expected(runs["text"], data.x_test)
+
+
 def test_mistakes_exit_2_with_one_line_before_tensorflow(runs, tmp_path):
     """Run in a fresh interpreter: every check answers without importing TensorFlow."""
     (tmp_path / "bad.png").write_bytes(b"not an image")
