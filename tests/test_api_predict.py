@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import io
 import json
+import threading
+import time
 
 import keras
 import numpy as np
@@ -38,6 +40,7 @@ def api(tmp_path_factory, shared_datasets):
     texts_path = results / "data" / "sentences.txt"
     texts_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     server = ApiServer(work, results, "max_predict_upload_bytes=20000", "max_predict_texts=5",
+                       "max_concurrent_predictions=1",
                        "max_predict_text_chars=300", env=clean_env(HYPEROPT_API_KEY=KEY)).start()
     with server.client(**{"X-API-Key": KEY}) as client:
         image_job = client.post("/optimize", json={**QUICK, "run_name": "digits_job"}).json()["job_id"]
@@ -67,7 +70,16 @@ def _got(answer) -> list[tuple[str, float]]:
 def test_npz_upload_gives_the_classes_of_model_predict(api, digits):
     buffer = io.BytesIO()
     np.savez(buffer, x_test=digits.x_test[:30])
-    answer = api["client"].post(f"/jobs/{api['image']}/predict", files={"file": ("batch.npz", buffer.getvalue())})
+    answers: list = []
+    first = threading.Thread(target=lambda: answers.append(api["client"].post(
+        f"/jobs/{api['image']}/predict", files={"file": ("batch.npz", buffer.getvalue())})))
+    first.start()
+    time.sleep(2)  # the first is loading TensorFlow: the one slot (max_concurrent_predictions=1) is taken
+    with api["server"].client(**{"X-API-Key": KEY}) as other:
+        busy = other.post(f"/jobs/{api['image']}/predict", json={"texts": ["x"]})
+    first.join(120)
+    assert busy.status_code == 429 and busy.headers["retry-after"], busy.text
+    answer = answers[0]
     assert _got(answer) == _expected(api["results"] / "digits_job", digits.x_test[:30])
     body = answer.json()
     assert body["model"] == "keras" and body["run_name"] == "digits_job"

@@ -21,6 +21,7 @@ from starlette.routing import Match, Route
 
 from hpopt import __version__
 from hpopt.api.gpu_proxy_probe import GpuProxyProbe
+from hpopt.api.predict_process import PredictionSlots
 from hpopt.api.routers import analysis, dashboard, files, jobs, meta, optimize, predict, stream, trials
 from hpopt.api.security import AccessLog, BodySizeLimit, require_api_key
 from hpopt.api.settings import ApiSettings, load_settings
@@ -99,6 +100,7 @@ def create_app(settings: Optional[ApiSettings] = None) -> FastAPI:
     app = FastAPI(title="hpopt API", version=__version__, description=DESCRIPTION, lifespan=lifespan,
                   openapi_url=None, docs_url=None, redoc_url=None)
     app.state.settings = settings
+    app.state.predictions = PredictionSlots(settings.max_concurrent_predictions)
     for module in (meta, optimize, jobs, predict, trials, analysis, files, stream, dashboard):
         if module is meta:
             app.include_router(meta.health_router)

@@ -34,6 +34,23 @@ class PredictFailure(Exception):
     detail: str
 
 
+class PredictionSlots:
+    """At most ``limit`` prediction subprocesses at once: each loads TensorFlow (hundreds of MB)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.running = limit, 0
+
+    def take(self) -> bool:
+        """One slot, or False when all are busy (the event loop is single-threaded: no lock needed)."""
+        if self.running >= self.limit:
+            return False
+        self.running += 1
+        return True
+
+    def give_back(self) -> None:
+        self.running = max(0, self.running - 1)
+
+
 def upload_suffix(filename: Optional[str]) -> str:
     """The upload's kind from its name; only the suffix is kept (never the name: no path reaches disk)."""
     suffix = Path(filename or "").suffix.lower()

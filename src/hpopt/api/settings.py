@@ -68,6 +68,9 @@ class ApiSettings(BaseModel):
                                    "JSON body may hold (422 beyond)")
     max_predict_text_chars: int = Field(20_000, ge=1, le=10_000_000, description="longest text (characters) in a "
                                         "predict JSON body (422 beyond)")
+    max_concurrent_predictions: int = Field(
+        2, ge=1, le=64, description="prediction subprocesses at once (each loads TensorFlow and the model); "
+        "beyond it POST /jobs/{id}/predict answers 429 with Retry-After")
     predict_timeout_s: float = Field(300.0, gt=0, le=86400, description="seconds a prediction subprocess may run "
                                      "before it is killed (504)")
     allow_shared_studies: bool = Field(False, description="let a job attach to a study another job owns "

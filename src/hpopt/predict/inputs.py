@@ -86,7 +86,7 @@ def _images(path: Path, spec: dict[str, Any]) -> Batch:
             with Image.open(f) as img:
                 pixels = np.asarray(resize_image(img.convert(spec.get("color_mode", "L" if channels == 1 else "RGB")),
                                                  (height, width)))
-        except (OSError, UnidentifiedImageError, ValueError) as exc:
+        except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as exc:
             raise PredictInputError(f"cannot read image {f}: {exc}") from None
         x[i] = pixels.reshape(height, width, channels)
     ids = [f.name if path.is_file() else f.relative_to(path).as_posix() for f in files]

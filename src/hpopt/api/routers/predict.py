@@ -52,6 +52,7 @@ def _invalid(loc: tuple[str, ...], msg: str) -> RequestValidationError:
 
 _ANSWERS: dict[int | str, dict[str, Any]] = {
     **errors(404, 409, 413),
+    429: {"model": ErrorOut, "description": "max_concurrent_predictions are running; retry after Retry-After"},
     415: {"model": ErrorOut, "description": "neither multipart/form-data nor application/json"},
     500: {"model": ErrorOut, "description": "the prediction process failed (the server log has why)"},
     504: {"model": ErrorOut, "description": "the prediction took longer than predict_timeout_s"},
@@ -78,12 +79,18 @@ async def predict(
         raise HTTPException(409, f"job {record.job_id} ({record.status}) has no best_model.keras: no trial "
                                  "completed or save_best_model=false")
     data, suffix, field, filename = await _read_body(request, settings)
+    slots = request.app.state.predictions
+    if not slots.take():
+        raise HTTPException(429, f"{slots.limit} prediction(s) already running (max_concurrent_predictions); "
+                                 "retry shortly", headers={"Retry-After": "5"})
     try:
         rows = await run_predict(layout.run_dir, data, suffix, model, settings.predict_timeout_s, settings.job_nice)
     except PredictFailure as exc:
         if exc.status == 422:
             raise _invalid((field,), exc.detail) from None
         raise HTTPException(exc.status, exc.detail) from None
+    finally:
+        slots.give_back()
     if filename and len(rows) == 1 and rows[0]["id"] == f"input{suffix}":  # one image: its own name, not ours
         rows[0]["id"] = filename
     return {"job_id": record.job_id, "run_name": record.run_name, "model": model, "predictions": rows}
