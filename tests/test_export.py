@@ -40,7 +40,7 @@ def test_both_formats_are_written_and_recorded(exported):
     assert section["onnx"]["path"] == "export/model.onnx"
     for fmt in ("savedmodel", "tflite", "onnx"):
         assert 0 <= section[fmt]["max_abs_diff"] <= 1e-4, section
-        assert section[fmt]["probe_size"] > 0
+        assert section[fmt]["probe_size"] > 0 and section[fmt]["bytes"] > 0 and section[fmt]["seconds"] > 0
     report = (run_dir / "report.md").read_text()
     assert "## Exported model" in report and "export/model.tflite" in report
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, Optional
 
@@ -106,6 +107,10 @@ def float32_model(model: Any) -> Any:
     return clone
 
 
+def _size(path: Path) -> int:
+    return path.stat().st_size if path.is_file() else sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
 def export_model(model_path: Path, dataset: Any, run_dir: Path, formats: tuple[str, ...]) -> dict[str, Any]:
     """summary.json's ``export``: {format: {path, max_abs_diff}} or {format: {error}} for each format."""
     if not formats:
@@ -121,6 +126,7 @@ def export_model(model_path: Path, dataset: Any, run_dir: Path, formats: tuple[s
     out: dict[str, Any] = {}
     for fmt in formats:
         target = layout.model_file(fmt)
+        started = time.perf_counter()
         try:
             if fmt == "savedmodel":
                 _write_savedmodel(model, target)
@@ -131,7 +137,8 @@ def export_model(model_path: Path, dataset: Any, run_dir: Path, formats: tuple[s
             got = predict_with(fmt, target, probe)
             diff = float(np.max(np.abs(got - expected))) if len(probe) else 0.0
             out[fmt] = {"path": target.relative_to(run_dir).as_posix(), "max_abs_diff": diff,
-                        "probe_size": len(probe)}
+                        "probe_size": len(probe), "bytes": _size(target),
+                        "seconds": round(time.perf_counter() - started, 2)}
             logger.info("export %s: %s, max abs diff %.3g on %d probe samples", fmt, target, diff, len(probe))
         except Exception as exc:  # noqa: BLE001 - an export failure is a warning, not a failed run
             logger.warning("export %s failed: %s: %s (the run's other results are unaffected)",

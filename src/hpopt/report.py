@@ -110,12 +110,14 @@ def _export_lines(summary: dict[str, Any]) -> list[str]:
     exported = summary.get("export") or {}
     if not exported:
         return []
-    lines = ["## Exported model", "", "| format | path | max abs diff vs Keras |", "|---|---|---|"]
+    lines = ["## Exported model", "", "| format | path | max abs diff vs Keras | MB | seconds |",
+             "|---|---|---|---|---|"]
     for fmt, item in exported.items():
         if "error" in item:
-            lines.append(f"| {fmt} | failed: {item['error']} | |")
+            lines.append(f"| {fmt} | failed: {item['error']} | | | |")
         else:
-            lines.append(f"| {fmt} | `{item['path']}` | {item['max_abs_diff']:.2e} |")
+            lines.append(f"| {fmt} | `{item['path']}` | {item['max_abs_diff']:.2e} | "
+                         f"{item.get('bytes', 0) / 1e6:.2f} | {item.get('seconds', 0):.1f} |")
     return lines + ["", "Predict with any of them: `python src/optimizer.py predict run=<this folder> "
                     "input=<files> model=<format>`.", ""]
 
