@@ -18,15 +18,14 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/* \
     && python3 -m venv /opt/venv
 
-# Stage 2: dependencies (cached until requirements.txt changes). The GPU build of
-# TensorFlow (tensorflow[and-cuda], same version range) replaces the CPU wheel of
-# requirements.txt; test-only packages stay out of the image.
+# Stage 2: dependencies (cached until requirements.lock changes): the exact versions that
+# `make lock` solved from requirements.txt for this image's Python 3.12, with the GPU build of
+# TensorFlow (tensorflow[and-cuda], same range) in place of the CPU wheel. --no-deps: the lock
+# lists every package, so two builds of one commit install the same set.
 FROM base AS deps
 WORKDIR /app
-COPY requirements.txt ./
-RUN grep -v -i -E '^(tensorflow|pytest|schemathesis)' requirements.txt > /tmp/requirements-image.txt \
-    && pip install -r /tmp/requirements-image.txt "tensorflow[and-cuda]>=2.16,<2.22" \
-    && rm /tmp/requirements-image.txt
+COPY requirements.lock ./
+RUN pip install --no-deps -r requirements.lock
 
 # Stage 3: the code; `docker_build_script.sh quick` rebuilds only this layer.
 FROM deps AS app

@@ -8,12 +8,14 @@ STAMP := $(VENV)/.installed-stamp
 TEST_WORKERS ?= 2
 DEMO_ARGS ?= dataset=digits trials=8 min_epochs_per_trial=2 max_epochs_per_trial=6 n_startup_trials=3 n_warmup_steps=1
 
-.PHONY: install run test bench bench-autokeras-venv clean
+.PHONY: install run test lock bench bench-autokeras-venv clean
 
-$(STAMP): requirements.txt
+# requirements.txt: what the package needs at run time (pyproject.toml reads it);
+# requirements-dev.txt: that plus the test, lint and lock tools.
+$(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -25,6 +27,23 @@ test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	PYTHONPATH=src $(VENV)/bin/lint-imports
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
+
+# Lock files of exact versions for the two Docker images (uv pip compile, for each image's
+# Python and platform). The API image installs the GPU build of TensorFlow
+# (tensorflow[and-cuda], requirements.txt's range) in place of tensorflow-cpu; the GPU worker's
+# base image already holds TensorFlow, so its lock is solved with that very version.
+IMAGE_PYTHON ?= 3.12
+GPU_PROXY_PYTHON ?= 3.11
+LOCK_PLATFORM ?= x86_64-manylinux_2_28
+UV_COMPILE = UV_PYTHON_DOWNLOADS=never $(VENV)/bin/uv pip compile --quiet --custom-compile-command 'make lock' --python-platform $(LOCK_PLATFORM)
+lock: $(STAMP)
+	sed -E -e 's/^tensorflow-cpu([^;]*);.*$$/tensorflow[and-cuda]\1/' -e '/^tensorflow[<>=!~ ]/d' \
+	    requirements.txt > .lock-image.in
+	$(UV_COMPILE) --python-version $(IMAGE_PYTHON) .lock-image.in -o requirements.lock
+	{ cat gpu-proxy/requirements.txt; \
+	  sed -n -E 's|^ARG BASE_IMAGE=tensorflow/tensorflow:([0-9.]+).*|tensorflow==\1|p' gpu-proxy/Dockerfile; } > .lock-gpu-proxy.in
+	$(UV_COMPILE) --python-version $(GPU_PROXY_PYTHON) .lock-gpu-proxy.in -o gpu-proxy/requirements.lock
+	rm -f .lock-image.in .lock-gpu-proxy.in
 
 # Benchmarks (bench/README.md): installs requirements-bench.txt, runs the quick start-up
 # benchmark and prints the long ones (tens of minutes; run them on a quiet machine).

@@ -31,7 +31,7 @@ def missing() -> list[str]:
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
-        problems.append("the Python package playwright (pip install -r requirements.txt)")
+        problems.append("the Python package playwright (pip install -r requirements-dev.txt)")
     if chromium_path() is None:
         problems.append("Chromium at /usr/bin/chromium (apt-get install chromium)")
     return problems

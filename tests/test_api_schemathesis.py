@@ -27,7 +27,7 @@ def _st_command() -> list[str]:
         return [str(executable)]
     found = shutil.which("st") or shutil.which("schemathesis")
     if found is None:
-        pytest.fail("schemathesis is not installed: pip install -r requirements.txt")
+        pytest.fail("schemathesis is not installed: pip install -r requirements-dev.txt")
     return [found]
 
 

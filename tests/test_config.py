@@ -32,7 +32,8 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 
 DEFAULTS = {
     "dataset": "digits", "mode": "simple", "optimize_for": "val_accuracy", "trials": 50,
-    "run_name": None, "activation": None, "health_weight": 0.3, "max_epochs_per_trial": 20,
+    "run_name": None, "activation": None, "search_space": None, "tracking": "none", "mlflow_tracking_uri": None,
+    "health_weight": 0.3, "max_epochs_per_trial": 20,
     "min_epochs_per_trial": 5, "n_startup_trials": 5, "n_warmup_steps": 2, "random_seed": 42,
     "timeout_hours": None, "validation_split": 0.2, "test_size": 0.2, "early_stopping_patience": 5,
     "enable_early_stopping": True, "min_steps_per_epoch": 50, "stop_no_learning": True, "save_best_model": True,
@@ -46,9 +47,11 @@ DEFAULTS = {
     "assign_gpus_to_workers": True,
     "sampler": "tpe", "pruner": "median", "sequence_length": 200, "vocab_size": 10000,
     "image_size": None, "health_monitoring_frequency": 1, "health_analysis_sample_size": 256,
+    "notify_url": None,
     "log_level": "DEBUG",
     "warm_start": True,
     "precision": "auto",
+    "class_weight": "auto", "target_value": None,
 }
 
 
@@ -195,8 +198,8 @@ def test_objective_constants_match_the_model() -> None:
     assert not set(HEALTH_ONLY_OBJECTIVES) & set(OBJECTIVES_BY_MODE["simple"])
     # The accepted names are the scorers' names (hpopt.scoring), in the order help and errors list them.
     assert literal == tuple(OBJECTIVES) == ALL_MODE_OBJECTIVES + HEALTH_ONLY_OBJECTIVES
-    assert ALL_MODE_OBJECTIVES == ("val_accuracy", "train_accuracy", "training_time", "parameter_efficiency",
-                                   "memory_efficiency", "inference_speed")
+    assert ALL_MODE_OBJECTIVES == ("val_accuracy", "train_accuracy", "macro_f1", "balanced_accuracy",
+                                   "training_time", "parameter_efficiency", "memory_efficiency", "inference_speed")
 
 
 @pytest.mark.parametrize("name", [

@@ -151,6 +151,17 @@ def test_the_summary_card_shows_test_accuracy_best_parameters_and_the_baseline(p
     page.wait_for_function("() => document.querySelector('#run-summary-report').href.startsWith('blob:')")
 
 
+def test_the_summary_card_lists_the_worst_classes_first(page, finished):
+    per_class = finished["summary"]["per_class"]
+    assert len(per_class) == 10 and [r["f1"] for r in per_class] == sorted(r["f1"] for r in per_class)
+    page.wait_for_selector("#run-summary:not([hidden]) #run-per-class-table")
+    shown_classes = page.eval_on_selector_all("#run-per-class-table tbody tr", "rows => rows.map(r => r.dataset.class)")
+    assert shown_classes == [r["class"] for r in per_class]
+    first = page.locator("#run-per-class-table tbody tr").first.inner_text().split()
+    assert float(first[3]) == pytest.approx(per_class[0]["f1"], abs=1e-3)
+    assert "macro-F1" in page.inner_text("#run-per-class")
+
+
 def test_columns_chooser_hides_a_column_and_remembers_it(page, finished, server):
     param = sorted(finished["trials"][0]["params"])[-1]
     page.click("#trial-table .column-chooser summary")

@@ -1,6 +1,7 @@
-"""The Dockerfile and docker_build_script.sh, checked without a Docker engine: the
-Dockerfile is parsed (stages, start command, port, volume, dependency versions) and the
-script runs against a stand-in ``docker`` that records what it was asked to do."""
+"""The Dockerfiles and docker_build_script.sh, checked without a Docker engine: both
+Dockerfiles are parsed (stages, start command, port, volume, install from the lock file, the
+lock pinning every requirement) and the script runs against a stand-in ``docker`` that
+records what it was asked to do."""
 
 from __future__ import annotations
 
@@ -51,19 +52,76 @@ def test_three_stages_cuda_then_dependencies_then_code(stages):
     cuda_arg = re.search(r"ARG CUDA_IMAGE=(\S+)", (REPO / "Dockerfile").read_text()).group(1)
     assert stages[0]["from"] == "${CUDA_IMAGE}" and cuda_arg.startswith("nvidia/cuda:") and "cudnn" in cuda_arg
     assert stages[1]["from"] == "base" and stages[2]["from"] == "deps"
-    assert steps(stages[1], "COPY") == ["requirements.txt ./"]
+    assert steps(stages[1], "COPY") == ["requirements.lock ./"]
     assert any(copy.startswith("src/") for copy in steps(stages[2], "COPY"))
     for stage in stages:
         for copy in steps(stage, "COPY"):
             assert (REPO / copy.split()[0]).exists(), copy
 
 
-def test_dependencies_match_requirements(stages):
-    requirements = (REPO / "requirements.txt").read_text()
-    tf_range = re.search(r"^tensorflow-cpu(\S+?)\s*;", requirements, re.M).group(1)
+def requirement_names(path: Path) -> set[str]:
+    """Normalized project names of a requirements file (markers, extras and ranges dropped)."""
+    names = set()
+    for line in path.read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line and not line.startswith("-"):
+            names.add(re.sub(r"[-_.]+", "-", re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", line).group(0)).lower())
+    return names
+
+
+def pins(lock: Path) -> dict[str, str]:
+    """name -> exact version of every ``name==version`` line of a lock file."""
+    found = {}
+    for line in lock.read_text().splitlines():
+        match = re.match(r"([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==(\S+)", line)
+        if match:
+            found[re.sub(r"[-_.]+", "-", match.group(1)).lower()] = match.group(2)
+        elif line.strip() and not line.lstrip().startswith("#"):
+            raise AssertionError(f"{lock.name}: not an exact pin: {line!r}")
+    return found
+
+
+def test_api_image_installs_exactly_the_lock(stages):
     install = " ".join(steps(stages[1], "RUN"))
-    assert f'"tensorflow[and-cuda]{tf_range}"' in install
-    assert "-r /tmp/requirements-image.txt" in install and "grep -v" in install
+    assert re.search(r"pip install --no-deps -r requirements\.lock\b", install), install
+    assert "requirements.txt" not in install
+    assert "!requirements.lock" not in (REPO / ".dockerignore").read_text()  # not kept out of the context
+
+
+def test_api_lock_pins_every_requirement_with_the_gpu_tensorflow_in_range():
+    """requirements.txt's tensorflow-cpu becomes tensorflow[and-cuda] in the image (same range)."""
+    locked = pins(REPO / "requirements.lock")
+    wanted = {"tensorflow" if name == "tensorflow-cpu" else name for name in requirement_names(REPO / "requirements.txt")}
+    assert wanted <= set(locked), sorted(wanted - set(locked))
+    assert "tensorflow-cpu" not in locked and "nvidia-cudnn-cu12" in locked  # the GPU build and its CUDA wheels
+    tf_range = re.search(r"^tensorflow-cpu>=(\S+?),<(\S+?)\s*;", (REPO / "requirements.txt").read_text(), re.M)
+    version = tuple(int(part) for part in locked["tensorflow"].split(".")[:2])
+    low, high = (tuple(int(p) for p in tf_range.group(i).split(".")[:2]) for i in (1, 2))
+    assert low <= version < high
+    for dev_tool in ("pytest", "ruff", "schemathesis", "playwright"):  # the image carries runtime packages only
+        assert dev_tool not in locked
+
+
+def test_gpu_proxy_image_installs_its_lock_solved_with_the_base_images_tensorflow():
+    dockerfile = (REPO / "gpu-proxy" / "Dockerfile").read_text()
+    runs = " ".join(rest for word, rest in instructions(dockerfile) if word == "RUN")
+    copies = [rest for word, rest in instructions(dockerfile) if word == "COPY"]
+    assert re.search(r"pip install --no-deps -r gpu-proxy/requirements\.lock\b", runs), runs
+    assert "gpu-proxy/requirements.lock gpu-proxy/requirements.lock" in copies
+    assert "!gpu-proxy/requirements.lock" in (REPO / "gpu-proxy" / "Dockerfile.dockerignore").read_text()
+    locked = pins(REPO / "gpu-proxy" / "requirements.lock")
+    wanted = requirement_names(REPO / "gpu-proxy" / "requirements.txt")
+    assert wanted <= set(locked), sorted(wanted - set(locked))
+    base_tf = re.search(r"ARG BASE_IMAGE=tensorflow/tensorflow:([0-9.]+)", dockerfile).group(1)
+    assert locked["tensorflow"] == base_tf  # numpy & co. solved to suit the TensorFlow already in the image
+
+
+def test_make_lock_regenerates_both_lock_files_with_uv():
+    makefile = (REPO / "Makefile").read_text()
+    recipe = makefile[makefile.index("\nlock:"):]
+    recipe = recipe[:recipe.index("\n\n")]
+    assert "-o requirements.lock" in recipe and "-o gpu-proxy/requirements.lock" in recipe
+    assert "uv pip compile" in makefile and re.search(r"^uv[<>=]", (REPO / "requirements-dev.txt").read_text(), re.M)
 
 
 def test_starts_the_api_server_on_the_exposed_port_with_a_results_volume(stages):

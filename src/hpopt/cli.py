@@ -17,6 +17,7 @@ from typing import Optional
 from hpopt import __version__
 from hpopt.config import ConfigError, OptimizationConfig, load_config
 from hpopt.masking import MaskingFormatter, mask_text
+from hpopt.native_stderr import NativeStderrFilter
 
 LOG_FILE = Path("logs") / "optimization.log"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -50,19 +51,25 @@ def main(argv: Optional[list[str]] = None) -> int:
         return _error(f"unknown option {options[0]!r}: options are --help and --version; "
                       "settings are key=value", EXIT_USAGE)
     logging_state = _LoggingSetup()
+    native, stderr_before = NativeStderrFilter(str(LOG_FILE)), sys.stderr
     try:
         try:
             config = load_config(argv)
         except ConfigError as exc:
             return _error(str(exc), EXIT_USAGE)
         logging_state.attach_file(config)
+        # TensorFlow's C++/absl lines go to the log file from here on (it loads inside _run)
+        native.install()
+        logging_state.console.setStream(sys.stderr)
         return _run(config, logging_state.log_path)
     finally:
+        logging_state.console.setStream(stderr_before)
+        native.close()
         logging_state.close()
 
 
 def _run(config: OptimizationConfig, log_path: Optional[Path]) -> int:
-    """Hand the config to the runner; map its outcome to an exit status."""
+    """Hand the config to the runner; map its outcome to an exit status (and notify_url's webhook)."""
     logger.info("hpopt %s starting with %s", __version__, config.to_dict())
     try:
         from hpopt import interrupts
@@ -75,17 +82,39 @@ def _run(config: OptimizationConfig, log_path: Optional[Path]) -> int:
     except KeyboardInterrupt:
         logger.info("interrupted by the user", extra={FILE_ONLY: True})
         print("interrupted", file=sys.stderr)
+        _notify(config, "interrupted")
         return EXIT_INTERRUPTED
     except Exception as exc:  # noqa: BLE001 - the CLI is the last place to turn it into a message
         logger.error("run failed", exc_info=True, extra={FILE_ONLY: True})
+        _notify(config, "failed", error=f"{type(exc).__name__}: {exc}")
         code = _exit_code_of(exc)
         if code is not None:
             return _error(str(exc), code)
         where = f" (traceback in {log_path})" if log_path else ""
         return _error(f"{type(exc).__name__}: {exc}{where}", EXIT_FAILED)
     logger.info("run finished: %s", run_dir)
+    _notify(config, "finished", run_dir=Path(run_dir))
     print(f"results: {run_dir}", flush=True)
     return EXIT_OK
+
+
+def _notify(config: OptimizationConfig, status: str, run_dir: Optional[Path] = None,
+            error: Optional[str] = None) -> None:
+    """notify_url's POST (bounded wait, never raises): the run's outcome, with summary.json's numbers."""
+    if not config.notify_url:
+        return
+    try:
+        from hpopt.layout import RunLayout
+        from hpopt.notify import notify, payload_from_summary, read_summary
+
+        run_dir = run_dir or RunLayout.at(config.results_dir, config.resolved_run_name()).run_dir
+        summary = read_summary(run_dir)
+        payload = payload_from_summary(config.resolved_run_name(), status, summary,
+                                       results=str(Path(run_dir).resolve()) if Path(run_dir).is_dir() else None,
+                                       error=mask_text(error)[:500] if error else None)
+        notify(config.notify_url, payload)
+    except Exception:  # noqa: BLE001 - a webhook never changes a run's outcome
+        logger.warning("webhook not sent", exc_info=True)
 
 
 def _exit_code_of(exc: BaseException) -> Optional[int]:

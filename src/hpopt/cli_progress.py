@@ -67,3 +67,5 @@ class TerminalProgress(RunListener):
                        f"{summary.get('n_no_learning', 0)} no learning, {summary['n_failed']} failed"
                        + (f", {summary['n_stopped']} stopped" if summary.get("n_stopped") else ""),
                        file=sys.stderr)
+        if summary.get("stopped_reason"):
+            tqdm.write(f"stopped: {summary['stopped_reason']}", file=sys.stderr)

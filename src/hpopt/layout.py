@@ -73,6 +73,14 @@ class RunLayout:
         return self.run_dir / "best_hyperparameters.yaml"
 
     @property
+    def search_space(self) -> Path:
+        return self.run_dir / "search_space.yaml"
+
+    @property
+    def tensorboard_dir(self) -> Path:
+        return self.run_dir / "tensorboard"
+
+    @property
     def best_so_far(self) -> Path:
         return self.run_dir / BEST_SO_FAR_FILE
 

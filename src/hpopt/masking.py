@@ -13,7 +13,8 @@ import logging
 import re
 from typing import Any
 
-__all__ = ["MASK", "MaskingFormatter", "mask_url", "mask_text", "masked_config", "is_secret_key"]
+__all__ = ["MASK", "MaskingFormatter", "mask_url", "mask_text", "masked_config", "is_secret_key", "url_origin",
+           "ORIGIN_ONLY_KEYS"]
 
 MASK = "***"
 _SECRET_KEY = re.compile(r"key|token|password|passwd|secret|credential", re.IGNORECASE)
@@ -21,6 +22,20 @@ _SECRET_KEY = re.compile(r"key|token|password|passwd|secret|credential", re.IGNO
 _URL_PASSWORD = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s'\"]*:)(?P<pw>[^/\s'\"]+)(?P<at>@)")
 # https://token@host (a token as the whole userinfo, as git hosting URLs carry them)
 _URL_TOKEN = re.compile(r"(?P<head>\bhttps?://)(?P<pw>[^:/@\s'\"]+)(?P<at>@)")
+
+
+# Settings whose URL may carry a token anywhere (path, query: webhook URLs do): only the
+# scheme and host are ever written or shown.
+ORIGIN_ONLY_KEYS = frozenset({"notify_url"})
+
+
+def url_origin(url: str) -> str:
+    """``https://hooks.example.com/services/T0/B0/secret?x=1`` -> ``https://hooks.example.com/***``."""
+    match = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*)://(?:[^@/?#]*@)?([^/?#]*)(.*)$", url.strip())
+    if not match:
+        return MASK
+    scheme, host, rest = match.groups()
+    return f"{scheme.lower()}://{host}" + (f"/{MASK}" if rest.strip("/") else "")
 
 
 def is_secret_key(key: str) -> bool:
@@ -48,6 +63,8 @@ def _masked(key: str, value: Any) -> Any:
         return [_masked(key, item) for item in value]
     if value is not None and is_secret_key(key):
         return MASK
+    if isinstance(value, str) and key in ORIGIN_ONLY_KEYS:
+        return url_origin(value)
     return mask_text(value) if isinstance(value, str) else value
 
 

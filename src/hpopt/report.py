@@ -122,6 +122,22 @@ def _export_lines(summary: dict[str, Any]) -> list[str]:
                     "input=<files> model=<format>`.", ""]
 
 
+def _per_class_lines(best: dict[str, Any]) -> list[str]:
+    """The best model's per-class results on the test split, worst F1 first (ties: fewer samples first)."""
+    rows = best.get("per_class") or []
+    if not rows:
+        return []
+    lines = ["## Per-class results (test split)", "",
+             f"Macro-F1 {_fmt(best.get('macro_f1'))}, balanced accuracy {_fmt(best.get('balanced_accuracy'))} "
+             "(every class counted alike); worst classes first.", "",
+             "| class | precision | recall | F1 | support |", "|---|---|---|---|---|"]
+    for row in sorted(rows, key=lambda r: (r["f1"], r["support"])):
+        name = html.escape(str(row["class"]), quote=False).replace("|", "\\|")
+        lines.append(f"| {name} | {_fmt(row['precision'], 3)} | {_fmt(row['recall'], 3)} | {_fmt(row['f1'], 3)} | "
+                     f"{row['support']} |")
+    return lines + [""]
+
+
 def write_report(run_dir: Path, summary: dict[str, Any], plots: dict[str, Any]) -> Path:
     lines = [f"# Optimization report: {summary['run_name']}", ""]
     lines += [
@@ -135,6 +151,7 @@ def write_report(run_dir: Path, summary: dict[str, Any], plots: dict[str, Any]) 
         f"{summary.get('n_stopped', 0)} stopped by a stop request (not counted), "
         f"in {summary['wall_s']:.0f} s.",
         "",
+        *([f"Stopped early: {summary['stopped_reason']}.", ""] if summary.get("stopped_reason") else []),
         *_timing_lines(summary),
         *_warning_lines(summary),
         "## Best result",
@@ -154,6 +171,7 @@ def write_report(run_dir: Path, summary: dict[str, Any], plots: dict[str, Any]) 
             "The model is `best_model.keras` (`keras.saving.load_model`), its hyperparameters "
             "`best_hyperparameters.yaml`.",
             "",
+            *_per_class_lines(best),
         ]
     else:
         lines += ["No trial completed.", ""]

@@ -18,6 +18,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import optuna  # noqa: E402
 
 from hpopt.best_so_far import BestSoFar, read_best_so_far  # noqa: E402
+from hpopt.class_weights import resolve_class_weight  # noqa: E402
 from hpopt.events import RunListener  # noqa: E402
 from hpopt.execution_stats import execution_section, training_samples_by_place  # noqa: E402
 from hpopt.layout import RunLayout, study_name  # noqa: E402
@@ -33,8 +34,9 @@ from hpopt.results import (  # noqa: E402
 )
 from hpopt.run_clock import RunClock  # noqa: E402
 from hpopt.run_warnings import WarningCollector, collect_warnings  # noqa: E402
-from hpopt.search_space import WARM_START_ATTR, baseline_params  # noqa: E402
+from hpopt.search_space import WARM_START_ATTR, baseline_params, run_space  # noqa: E402
 from hpopt.study import counted_trials, fail_dead_trials, gave_way, open_or_create_study, retried_numbers  # noqa: E402
+from hpopt.target import stopped_reason  # noqa: E402
 from hpopt.trial_loop import (  # noqa: E402  (re-exported: benchmarks and tests use them from here)
     best_so_far_for,
     data_shape,
@@ -51,6 +53,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+
+# What the test evaluation adds to summary.json's best_trial (the confusion matrix goes to a plot).
+TEST_METRICS = ("test_accuracy", "test_loss", "macro_f1", "balanced_accuracy", "per_class")
 
 # Seconds before the timeout after which no plot starts (the report and summary still fit in them).
 PLOTS_MARGIN_S = 3.0
@@ -122,6 +127,8 @@ def _run(config: "OptimizationConfig", listener: RunListener, clock: RunClock, w
     run_dir.mkdir(parents=True, exist_ok=True)
     dataset = load_run_data(config)
     shape = data_shape(dataset)
+    space = run_space_or_exit(config, shape)
+    write_search_space(run_dir, space)
     study, created = open_or_create_study(config, study_name(config.study_name, run_name))
     if not created:  # resumed: the earlier sessions' warnings stay in the list
         warnings.seed(*_previous_warnings(run_dir))
@@ -131,12 +138,18 @@ def _run(config: "OptimizationConfig", listener: RunListener, clock: RunClock, w
     # Only the process that created the study warm-starts it: two runs started together on
     # one storage would otherwise both enqueue (and train) the baseline.
     if config.warm_start and created:
-        study.enqueue_trial(baseline_params(shape, config.activation, config.max_epochs_per_trial),
+        study.enqueue_trial(baseline_params(shape, config.activation, config.max_epochs_per_trial, space),
                             user_attrs={WARM_START_ATTR: True})
     best = best_so_far_for(config, run_dir, clock)
     _begin_best_so_far(best, study, run_dir)
     already = counted_trials(study)
     remaining = max(0, config.trials - already)
+    reached = stopped_reason(study, config.target_value)
+    if reached is not None and remaining:
+        logger.info("no trial to run: %s in an earlier session", reached)
+        remaining = 0
+    choice = resolve_class_weight(config.class_weight, dataset.y_train, dataset.num_classes)
+    logger.info(choice.reason)
     listener.on_run_started({
         "run_name": run_name, "run_dir": str(run_dir), "data": dataset.summary(),
         "trials": remaining, "already_done": already, "workers": config.workers,
@@ -148,6 +161,7 @@ def _run(config: "OptimizationConfig", listener: RunListener, clock: RunClock, w
     interrupted = False
     try:
         if remaining and config.workers > 1:
+            _prepare_tracking(config, run_dir, study.study_name)
             run_worker_pool(config.model_copy(update={"run_name": run_name}), study, run_dir, listener, clock,
                             warnings)
         elif remaining:
@@ -159,6 +173,7 @@ def _run(config: "OptimizationConfig", listener: RunListener, clock: RunClock, w
     summary = finalize_run(config, study, dataset, run_dir, time.perf_counter() - started, interrupted,
                            clock=clock, search_ended_at=search_ended_at, warnings=warnings)
     _report_stopped_trials(listener, summary, earlier)
+    _track_run_end(config, run_dir, study.study_name, summary)
     listener.on_run_finished(summary)
     if interrupted:
         raise KeyboardInterrupt
@@ -170,6 +185,47 @@ def _run(config: "OptimizationConfig", listener: RunListener, clock: RunClock, w
                     "for a trial: raise it")
         raise NoCompleteTrialsError(f"no trial completed ({summary['n_trials']} trials){hint}; see {run_dir}")
     return run_dir
+
+
+def _prepare_tracking(config: "OptimizationConfig", run_dir: Path, name: str) -> None:
+    """Create the tracking stores (MLflow's database schema and experiment) before worker processes
+    start: several processes initializing one SQLite store at once collide."""
+    if "mlflow" in config.tracking_backends:
+        from hpopt.tracking import make_tracking
+
+        make_tracking(config, run_dir, name)
+
+
+def _track_run_end(config: "OptimizationConfig", run_dir: Path, name: str, summary: dict[str, Any]) -> None:
+    """Tracking backends' end of run (MLflow: the best model as an artifact); never fails the run."""
+    if not config.tracking_backends:
+        return
+    from hpopt.tracking import make_tracking
+
+    tracking = make_tracking(config, run_dir, name)
+    if tracking is not None:
+        tracking.log_run_end(summary, run_dir)
+
+
+def run_space_or_exit(config: "OptimizationConfig", shape: Any) -> Any:
+    """The run's search space, checked against the data's modality now that it is known (an .npz
+    says whether it holds images or token ids only inside): a mismatch is a ConfigError (exit 2)."""
+    from hpopt.config import ConfigError
+    from hpopt.space_overrides import SearchSpaceError
+
+    try:
+        return run_space(config, shape)
+    except SearchSpaceError as exc:
+        raise ConfigError(f"search_space: {exc}") from None
+
+
+def write_search_space(run_dir: Path, space: Any) -> None:
+    """search_space.yaml: every parameter as this run searches it (built-in, overridden or fixed)."""
+    import yaml
+
+    text = "# The effective search space of this run (hpopt.space_overrides): list = choices,\n" \
+           "# {low, high, log, step} = range, a single value = fixed.\n"
+    RunLayout(run_dir).search_space.write_text(text + yaml.safe_dump(space.to_dict(), sort_keys=False))
 
 
 def _report_stopped_trials(listener: RunListener, summary: dict[str, Any], earlier: set[int]) -> None:
@@ -217,11 +273,12 @@ def finalize_run(config: "OptimizationConfig", study: optuna.Study, dataset: Any
     write_preprocessing(run_dir, dataset)
     evaluation = evaluate_on_test(model_path, dataset) if model_path else None
     exported = _export(config, model_path, dataset, run_dir)
-    test_metrics = {k: v for k, v in (evaluation or {}).items() if k in ("test_accuracy", "test_loss")}
+    test_metrics = {k: v for k, v in (evaluation or {}).items() if k in TEST_METRICS}
     summary = build_summary(
         run_name=run_dir.name, config=config, study=study, rows=rows, wall_s=wall_s, best=best,
         test_metrics=test_metrics, dataset_summary=dataset.summary(), interrupted=interrupted,
     )
+    summary["search_space"] = run_space(config, data_shape(dataset)).to_dict()
     summary["execution"] = execution_section(
         rows, training_samples_by_place(config, len(dataset.y_train), dataset.y_train), config.min_steps_per_epoch)
     if exported is not None:
@@ -229,6 +286,9 @@ def finalize_run(config: "OptimizationConfig", study: optuna.Study, dataset: Any
     timeline = read_best_so_far(run_dir)
     summary["best_over_time"] = timeline.get("points", [])
     summary["wall_time"] = _wall_time(clock, search_ended_at, timeline)
+    summary["stopped_reason"] = stopped_reason(study, config.target_value)
+    summary["resolved"] = {"class_weight": resolve_class_weight(
+        config.class_weight, dataset.y_train, dataset.num_classes).to_dict()}
     summary.update(warnings.section())
     write_summary(run_dir, summary)
     plots_deadline = None if clock.timeout_s is None else clock.launched_at + clock.timeout_s - PLOTS_MARGIN_S

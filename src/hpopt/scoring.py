@@ -55,6 +55,17 @@ def accuracy_per_megabyte(result: TrialResult) -> float:
     return result.val_accuracy / max(model_megabytes(result), MIN_MEGABYTES)
 
 
+def validation_metric(name: str) -> Callable[[TrialResult], float]:
+    """A metric of the validation predictions (TrialResult.val_metrics). Per-epoch records do not
+    carry it (one more pass over the validation data per epoch), so an epoch's value, what the
+    pruner compares, is its val_accuracy; the trial's final value is the metric itself."""
+    return lambda r: float(r.val_metrics.get(name, r.val_accuracy))
+
+
+# Objectives computed from the returned weights' predictions on the validation split (run_trial).
+PREDICTION_OBJECTIVES = ("macro_f1", "balanced_accuracy")
+
+
 def _clip01(value: float) -> float:
     return 0.0 if not math.isfinite(value) else min(1.0, max(0.0, value))
 
@@ -66,6 +77,10 @@ OBJECTIVES: dict[str, Objective] = {
         # Training accuracy of the returned weights; selecting on it rewards overfitting
         # (config's optimize_for=accuracy is an alias that says so).
         Objective("train_accuracy", "maximize", _final_train_accuracy, _clip01),
+        # Classes count alike, however rare: sklearn's f1_score(average="macro") and
+        # balanced_accuracy_score (mean recall) of the validation predictions.
+        Objective("macro_f1", "maximize", validation_metric("macro_f1"), _clip01),
+        Objective("balanced_accuracy", "maximize", validation_metric("balanced_accuracy"), _clip01),
         # 60 s of training scores 0.5, 0 s scores 1.
         Objective("training_time", "minimize", lambda r: r.train_seconds,
                   lambda s: 1.0 / (1.0 + max(s, 0.0) / 60.0), "s",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Optional, Union, get_args
 
+from hpopt.space_overrides import LR_NAMES, PARAMETERS, Space
 from hpopt.spec import (
     Activation,
     CNNArchitecture,
@@ -32,67 +33,71 @@ OPTIMIZERS: tuple[str, ...] = get_args(Optimizer)
 INITIALIZERS: tuple[str, ...] = get_args(Initializer)
 
 
-def suggest_cnn(trial: "optuna.Trial", activation: Optional[str] = None) -> CNNArchitecture:
-    """Sample a CNN; ``activation`` fixes the activation instead of searching it.
+def _space(modality: str, space: Optional[Space], activation: Optional[str]) -> Space:
+    return space if space is not None else Space(modality, None, activation)  # type: ignore[arg-type]
+
+
+def suggest_cnn(trial: "optuna.Trial", activation: Optional[str] = None,
+                space: Optional[Space] = None) -> CNNArchitecture:
+    """Sample a CNN from ``space`` (default: the built-in one, hpopt.space_overrides); ``activation``
+    fixes the activation instead of searching it.
 
     The ranges leave out what trained to chance level or far below the rest on small data
     (bench/baseline_gap.py): global average pooling over fewer than three conv layers (a few
     averaged edge detectors), dense stacks deeper than two, a second dense layer under half
     the first.
     """
-    optimizer = trial.suggest_categorical("optimizer", list(OPTIMIZERS))
-    conv_layers = trial.suggest_int("conv_layers", 1, 3)
+    space = _space("image", space, activation)
+    optimizer = space.suggest(trial, "optimizer")
+    conv_layers = space.suggest(trial, "conv_layers")
     # Averaging needs features worth averaging: shallower stacks always flatten.
-    pooling = trial.suggest_categorical("pooling", ["flatten", "global_avg"]) if conv_layers >= 3 else "flatten"
-    hidden_layers = trial.suggest_int("hidden_layers", 1, 2)
+    pooling = space.suggest(trial, "pooling") if conv_layers >= 3 else "flatten"
+    hidden_layers = space.suggest(trial, "hidden_layers")
     # The shrink ratio only exists when there is a second dense layer to shrink to.
-    shrink = trial.suggest_float("hidden_shrink", 0.5, 1.0, step=0.25) if hidden_layers > 1 else 1.0
+    shrink = space.suggest(trial, "hidden_shrink") if hidden_layers > 1 else 1.0
     return CNNArchitecture(
         conv_layers=conv_layers,
-        filters=trial.suggest_categorical("filters", [16, 32, 64]),
-        kernel_size=trial.suggest_categorical("kernel_size", [3, 5]),
-        activation=activation or trial.suggest_categorical("activation", list(ACTIVATIONS)),
-        kernel_initializer=trial.suggest_categorical("kernel_initializer", list(INITIALIZERS)),
-        batch_norm=trial.suggest_categorical("batch_norm", [False, True]),
+        filters=space.suggest(trial, "filters"),
+        kernel_size=space.suggest(trial, "kernel_size"),
+        activation=space.suggest(trial, "activation"),
+        kernel_initializer=space.suggest(trial, "kernel_initializer"),
+        batch_norm=space.suggest(trial, "batch_norm"),
         pooling=pooling,
         hidden_layers=hidden_layers,
-        hidden_units=trial.suggest_categorical("hidden_units", [64, 128, 256]),
+        hidden_units=space.suggest(trial, "hidden_units"),
         hidden_shrink=shrink,
-        dropout=trial.suggest_float("dropout", 0.0, 0.5, step=0.1),
+        dropout=space.suggest(trial, "dropout"),
         optimizer=optimizer,
-        learning_rate=_suggest_learning_rate(trial, optimizer),
-        batch_size=trial.suggest_categorical("batch_size", [32, 64, 128]),
+        learning_rate=space.suggest(trial, LR_NAMES[optimizer]),
+        batch_size=space.suggest(trial, "batch_size"),
     )
 
 
-def suggest_lstm(trial: "optuna.Trial", activation: Optional[str] = None) -> LSTMArchitecture:
+def suggest_lstm(trial: "optuna.Trial", activation: Optional[str] = None,
+                 space: Optional[Space] = None) -> LSTMArchitecture:
     """Sample an LSTM text classifier; ``activation`` (config) sets its dense layer's, else relu
-    (fixed, not searched)."""
-    optimizer = trial.suggest_categorical("optimizer", list(OPTIMIZERS))
+    (fixed, not searched, unless a search-space file searches it)."""
+    space = _space("text", space, activation)
+    optimizer = space.suggest(trial, "optimizer")
     return LSTMArchitecture(
-        embedding_dim=trial.suggest_categorical("embedding_dim", [32, 64, 128]),
-        lstm_units=trial.suggest_categorical("lstm_units", [32, 64, 128]),
-        bidirectional=trial.suggest_categorical("bidirectional", [False, True]),
-        hidden_units=trial.suggest_categorical("hidden_units", [32, 64, 128]),
-        activation=activation or "relu",
-        dropout=trial.suggest_float("dropout", 0.0, 0.5, step=0.1),
+        embedding_dim=space.suggest(trial, "embedding_dim"),
+        lstm_units=space.suggest(trial, "lstm_units"),
+        bidirectional=space.suggest(trial, "bidirectional"),
+        hidden_units=space.suggest(trial, "hidden_units"),
+        activation=space.suggest(trial, "activation"),
+        dropout=space.suggest(trial, "dropout"),
         optimizer=optimizer,
-        learning_rate=_suggest_learning_rate(trial, optimizer),
-        batch_size=trial.suggest_categorical("batch_size", [16, 32, 64]),
+        learning_rate=space.suggest(trial, LR_NAMES[optimizer]),
+        batch_size=space.suggest(trial, "batch_size"),
     )
 
 
 # Per optimizer, the step sizes that train within a short budget: below them a trial is
 # still at chance after its warm-up, above them it diverges (measured in bench/baseline_gap.py).
-LEARNING_RATES = {"adam": (5e-4, 3e-3), "rmsprop": (3e-4, 2e-3), "sgd": (1e-2, 1e-1)}
-
-
-def _suggest_learning_rate(trial: "optuna.Trial", optimizer: str) -> float:
-    """One learning-rate range per optimizer, each a fixed distribution of its own name for the
-    sampler (adam keeps the plain name ``learning_rate``)."""
-    low, high = LEARNING_RATES[optimizer]
-    name = "learning_rate" if optimizer == "adam" else f"{optimizer}_learning_rate"
-    return trial.suggest_float(name, low, high, log=True)
+# One learning-rate range per optimizer, each a fixed distribution of its own name for the sampler
+# (adam keeps the plain name ``learning_rate``); the table of hpopt.space_overrides holds them.
+LEARNING_RATES = {opt: (PARAMETERS["image"][name].default["low"], PARAMETERS["image"][name].default["high"])
+                  for opt, name in LR_NAMES.items()}
 
 
 # The warm start (trial 0) is what a user would write without hpopt: the plain Keras CNN
@@ -113,7 +118,8 @@ WARM_START_ATTR = "warm_start"
 WARM_START_PATIENCE = 3
 
 
-def baseline_params(data: DataShape, activation: Optional[str], max_epochs: int) -> dict:
+def baseline_params(data: DataShape, activation: Optional[str], max_epochs: int,
+                    space: Optional[Space] = None) -> dict:
     """Trial-0 parameters for warm_start, adapted to the data; a fixed activation is not a parameter.
 
     The baseline may train max_epochs, as long as the plain script it stands for (20 epochs at
@@ -122,13 +128,16 @@ def baseline_params(data: DataShape, activation: Optional[str], max_epochs: int)
     """
     epochs = max_epochs
     if data.modality == "text":
-        return dict(BASELINE_LSTM, epochs=epochs)
+        params = dict(BASELINE_LSTM, epochs=epochs)
+        return space.fit(params) if space is not None else params
     params = dict(BASELINE_CNN, epochs=epochs)
     if min(data.input_shape[:2]) >= LARGE_IMAGE_SIDE:
         params.update(conv_layers=3, pooling="flatten")
     if activation is not None:
         params.pop("activation")
-    return params
+    # A search-space file may leave out a baseline value: that one is sampled (Optuna refuses an
+    # enqueued value outside its distribution).
+    return space.fit(params) if space is not None else params
 
 
 def baseline_architecture(data: DataShape) -> Union[CNNArchitecture, LSTMArchitecture]:
@@ -145,12 +154,18 @@ def suggest_epochs(trial: "optuna.Trial", min_epochs: int, max_epochs: int) -> i
     return trial.suggest_int("epochs", min_epochs, max_epochs)
 
 
+def run_space(config: "OptimizationConfig", data: DataShape) -> Space:
+    """The run's effective space: the built-in one with search_space= and activation= applied."""
+    return Space(data.modality, config.search_space, config.activation)
+
+
 def suggest_trial_spec(trial: "optuna.Trial", config: "OptimizationConfig", data: DataShape) -> TrialSpec:
     """The whole declarative spec of one trial: architecture, epochs, seed, health options."""
+    space = run_space(config, data)
     if data.modality == "image":
-        architecture = suggest_cnn(trial, config.activation)
+        architecture = suggest_cnn(trial, space=space)
     else:
-        architecture = suggest_lstm(trial, config.activation)
+        architecture = suggest_lstm(trial, space=space)
     patience = config.early_stopping_patience if config.enable_early_stopping else None
     if patience is not None and trial.user_attrs.get(WARM_START_ATTR):
         patience = min(patience, WARM_START_PATIENCE)

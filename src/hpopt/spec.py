@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Activation = Literal["relu", "leaky_relu", "swish"]
 Mode = Literal["simple", "health", "pareto"]
@@ -113,6 +113,23 @@ class TrialSpec(_Strict):
     objective: ObjectiveSpec = ObjectiveSpec()
     precision: Precision = Field(
         default="auto", description="auto: mixed_float16 where the trial runs on a GPU, float32 elsewhere")
+    class_weight: Optional[dict[int, float]] = Field(
+        default=None,
+        description="weight of each class id in the loss (resolved from the training split where the "
+                    "study runs, so the GPU worker applies the very same weights); None = unweighted")
+
+    @model_validator(mode="after")
+    def _class_weight_fits(self) -> "TrialSpec":
+        """Every class id a label of the data, every weight finite and positive: the worker checks
+        what it is sent before training on it."""
+        if self.class_weight is not None:
+            classes = self.data.num_classes
+            bad = [k for k, w in self.class_weight.items()
+                   if not 0 <= k < classes or not (0.0 < w < float("inf"))]
+            if bad:
+                raise ValueError(f"class_weight: class ids must be in 0..{classes - 1} with finite weights > 0; "
+                                 f"bad entries for {bad}")
+        return self
 
 
 class EpochRecord(BaseModel):
@@ -157,6 +174,9 @@ class TrialResult(BaseModel):
     worker: str = ""
     failure: Optional[str] = None
     stop_reason: Optional[str] = None  # "deadline": the run's time was up (the trial is complete)
+    # Metrics of the returned weights' validation predictions (macro_f1, balanced_accuracy), computed
+    # where the trial ran when the objective needs them (hpopt.scoring.PREDICTION_OBJECTIVES).
+    val_metrics: dict[str, float] = Field(default_factory=dict)
     model: Any = Field(default=None, exclude=True)  # the trained Keras model, local only
 
     @property

@@ -49,7 +49,7 @@ STORAGE_ATTEMPTS = 5
 FINGERPRINT_KEYS = ("dataset", "mode", "optimize_for", "health_weight", "activation",
                     "min_epochs_per_trial", "max_epochs_per_trial",
                     "random_seed", "validation_split", "test_size", "data_dir", "image_size",
-                    "sequence_length", "vocab_size", "min_steps_per_epoch")
+                    "sequence_length", "vocab_size", "min_steps_per_epoch", "search_space", "class_weight")
 
 
 class StudyMismatchError(ValueError):

@@ -24,7 +24,7 @@ from hpopt.chance import ChanceLevel
 from hpopt.health_recorder import HealthRecorder
 from hpopt.identity import worker_name
 from hpopt.models import build_model, describe_model
-from hpopt.scoring import epoch_value, needs_epoch_health
+from hpopt.scoring import PREDICTION_OBJECTIVES, epoch_value, needs_epoch_health
 from hpopt.spec import EpochRecord, TrialResult, TrialSpec
 
 logger = logging.getLogger(__name__)
@@ -264,7 +264,7 @@ def run_trial(
     started = time.perf_counter()
     try:
         model.fit(train, validation_data=val, epochs=spec.epochs, verbose=0, shuffle=False,
-                  steps_per_epoch=steps if repeat else None, callbacks=[callback])
+                  steps_per_epoch=steps if repeat else None, callbacks=[callback], class_weight=spec.class_weight)
     except optuna.TrialPruned:
         status = "pruned"
     except _DeadlineReached:
@@ -295,6 +295,8 @@ def run_trial(
                                     accuracy=val_accuracy, num_classes=spec.data.num_classes,
                                     best_epoch=callback.best_epoch)
     result = TrialResult(
+        val_metrics=validation_metrics(model, data, batch_size) if (
+            status == "complete" and spec.objective.optimize_for in PREDICTION_OBJECTIVES) else {},
         history=callback.history,
         status=status,
         val_accuracy=val_accuracy,
@@ -316,6 +318,18 @@ def run_trial(
     del callback, recorder, model
     _release_memory(keep_session=result.model is not None, collect=not time_up)
     return result
+
+
+def validation_metrics(model: keras.Model, data: TrainingData, batch_size: int) -> dict[str, float]:
+    """macro-F1 and balanced accuracy of the model's predictions on the validation split: the
+    objectives that count every class alike (one pass over the validation data)."""
+    from sklearn.metrics import balanced_accuracy_score, f1_score
+
+    probabilities = model.predict(input_pipeline(data.x_val, data.y_val, max(batch_size, 256)), verbose=0)
+    predicted = np.asarray(probabilities).argmax(axis=1)
+    labels = np.asarray(data.y_val)
+    return {"macro_f1": float(f1_score(labels, predicted, average="macro", zero_division=0)),
+            "balanced_accuracy": float(balanced_accuracy_score(labels, predicted))}
 
 
 def _release_memory(*, keep_session: bool, collect: bool) -> None:

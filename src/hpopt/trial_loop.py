@@ -21,6 +21,8 @@ from hpopt.run_clock import RunClock
 from hpopt.scoring import study_directions
 from hpopt.spec import DataShape
 from hpopt.study import StopAtCap, gave_way
+from hpopt.target import StopAtTarget
+from hpopt.tracking import make_tracking
 from hpopt.trial_objective import TrialFailed, TrialObjective
 
 if TYPE_CHECKING:
@@ -84,6 +86,8 @@ def optimize_in_process(config: "OptimizationConfig", study: optuna.Study, datas
         if not gave_way(trial):
             listener.on_trial_finished(trial_row(trial))
 
+    tracking = make_tracking(config, run_dir, study.study_name)  # tracking=: TensorBoard / MLflow
+
     # TensorFlow leaves ~10^6 long-lived objects; each trial's clear_session and gc.collect would
     # walk them all (0.25 s per collection on a CLI run, seconds in a long-lived process). Frozen
     # now, a collection only walks what the trials create.
@@ -93,7 +97,8 @@ def optimize_in_process(config: "OptimizationConfig", study: optuna.Study, datas
             objective,
             timeout=clock.search_time_left(),  # now: set-up above took some of it
             catch=(TrialFailed,),
-            callbacks=[notify, StopAtCap(config.trials)],
+            callbacks=[notify, *([tracking] if tracking else []), StopAtCap(config.trials),
+                       StopAtTarget(config.target_value)],
             n_jobs=getattr(executor, "concurrency", 1),  # remote executors keep several trials in flight
         )
     finally:

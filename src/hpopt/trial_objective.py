@@ -11,6 +11,7 @@ import optuna
 
 from hpopt import interrupts
 from hpopt.best_so_far import BestSoFar
+from hpopt.class_weights import resolve_class_weight
 from hpopt.events import RunListener
 from hpopt.identity import pid_namespace, worker_name
 from hpopt.jsonutil import write_json
@@ -71,6 +72,9 @@ class TrialObjective:
         self.listener = listener or RunListener()
         self.prune = pruning_applies(config)
         self.repeats_in_a_row = 0
+        # Resolved once from the training split here (the runner logs the decision); every spec
+        # carries the weights, so the GPU worker's fit weighs classes exactly as local training.
+        self.class_weight = resolve_class_weight(config.class_weight, data.y_train, data_shape.num_classes).weights
 
     def __call__(self, trial: optuna.Trial) -> Union[float, tuple[float, float]]:
         self._admit(trial)
@@ -105,6 +109,8 @@ class TrialObjective:
     def _spec_for(self, trial: optuna.Trial) -> "TrialSpec":
         """The sampled spec, with the time left before the run's deadline as its time limit."""
         spec = suggest_trial_spec(trial, self.config, self.data_shape)
+        if self.class_weight is not None:  # validated: ids within the classes, weights finite and > 0
+            spec = TrialSpec.model_validate({**spec.model_dump(), "class_weight": self.class_weight})
         time_left = self.clock.search_time_left()
         if time_left is None:
             return spec

@@ -149,7 +149,10 @@ class WorkerPool:
 
     def work_remains(self) -> bool:
         from hpopt.study import counted_trials
+        from hpopt.target import stopped_reason
 
+        if stopped_reason(self.study, self.config.target_value) is not None:
+            return False  # target_value reached: no restarted worker, no re-run round
         waiting = any(t.state.name == "WAITING" for t in self.study.get_trials(deepcopy=False))
         return waiting or counted_trials(self.study, in_flight=True) < self.config.trials
 

@@ -26,7 +26,8 @@ SEED_ALIASES = {"dataset_name": "dataset"}
 # Operator settings: where the server's secrets go (the RunPod key, storage credentials) and which
 # server files are read or written. Only the server's environment (HYPEROPT_<KEY>) or .env sets them;
 # a request naming one is refused, so an API key never grants choosing them.
-SERVER_OWNED_KEYS = ("results_dir", "storage", "gpu_proxy_endpoint", "gpu_proxy_repo_url", "gpu_proxy_ref")
+SERVER_OWNED_KEYS = ("results_dir", "storage", "gpu_proxy_endpoint", "gpu_proxy_repo_url", "gpu_proxy_ref",
+                     "mlflow_tracking_uri")
 # (data_dir is confined to the operator's data_roots by hpopt.api.data_roots instead.)
 EXAMPLE = {"dataset_name": "digits", "mode": "simple", "optimize_for": "val_accuracy", "trials": 5,
            "config_overrides": {"max_epochs_per_trial": 3, "min_epochs_per_trial": 1}}
@@ -85,6 +86,11 @@ def _check_server_owned(values: dict[str, Any], results_dir: Path) -> None:
                 f"set by the environment variable HYPEROPT_{key.upper()} or .env where the server runs")
             raise RequestError(f"{key} is an operator setting, not a request setting: it is the server's own "
                                f"({setting}); remove it from the request", key, MASK)
+    space = values.get("search_space")
+    if space is not None and not isinstance(space, dict):
+        raise RequestError("search_space must be a JSON object of parameter: choices, {low, high, log, step} or "
+                           "value (e.g. {\"optimizer\": \"adam\"}); a request cannot name a file on the server",
+                           "search_space", space)
     run_name = values.get("run_name")
     if isinstance(run_name, str) and run_name.startswith("."):
         raise RequestError(f"run_name={run_name!r} is not valid: names starting with '.' are reserved for the "
@@ -199,6 +205,28 @@ def check_job_limits(config: OptimizationConfig, settings: Any) -> None:
         if value > allowed:
             raise RequestError(f"{key}={value} exceeds this server's limit {limit}={allowed} (set by the operator "
                                f"as HYPEROPT_{limit.upper()}); ask for at most {allowed}", key, value)
+
+
+def check_notify_url(config: OptimizationConfig, settings: Any) -> None:
+    """RequestError unless notify_url's host is one the operator allows (notify_allowed_hosts).
+
+    A webhook makes this server send a POST where the request says: without the operator's
+    list, any API user could aim it at the server's own network (SSRF).
+    """
+    if not config.notify_url:
+        return
+    from urllib.parse import urlsplit
+
+    from hpopt.masking import url_origin
+
+    host = (urlsplit(config.notify_url).hostname or "").lower().rstrip(".")
+    allowed = tuple(getattr(settings, "notify_allowed_hosts", ()) or ())
+    if host not in allowed:
+        listed = ", ".join(allowed) if allowed else "none (the default)"
+        shown = url_origin(config.notify_url)
+        raise RequestError(f"notify_url={shown!r} is not allowed: its host {host!r} is not in this server's "
+                           f"notify_allowed_hosts (set by the operator as HYPEROPT_NOTIFY_ALLOWED_HOSTS; "
+                           f"now: {listed})", "notify_url", shown)
 
 
 def _documented_fields() -> dict[str, Any]:

@@ -50,6 +50,12 @@ def _at_chance(row: dict[str, Any], ceiling: Optional[float]) -> bool:
     return ceiling is not None and accuracy is not None and row.get("state") != "failed" and accuracy <= ceiling
 
 
+def _per_class(best: Optional[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The best model's per-class test results, worst F1 first (as report.md lists them)."""
+    rows = [r for r in (best or {}).get("per_class") or [] if isinstance(r, dict) and _number(r.get("f1")) is not None]
+    return sorted(rows, key=lambda r: (r["f1"], r.get("support") or 0))
+
+
 def run_summary(record: JobRecord, summary: Optional[dict[str, Any]], run_dir: Path) -> Optional[dict[str, Any]]:
     """The card's facts, or None while the job has not ended with a summary.json."""
     if not (record.terminal and summary and isinstance(summary.get("trials"), list)):
@@ -66,6 +72,10 @@ def run_summary(record: JobRecord, summary: Optional[dict[str, Any]], run_dir: P
         "best_trial": best,
         "test_accuracy": _number(summary.get("test_accuracy")),
         "test_loss": _number((best or {}).get("test_loss")),
+        "macro_f1": _number((best or {}).get("macro_f1")),
+        "balanced_accuracy": _number((best or {}).get("balanced_accuracy")),
+        "per_class": _per_class(best),
+        "stopped_reason": summary.get("stopped_reason"),
         "wall_s": _number(summary.get("wall_s")),
         "counts": {"trials": len(rows), "complete": states.count("complete"), "pruned": states.count("pruned"),
                    "no_learning": states.count("no_learning"),

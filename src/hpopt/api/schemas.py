@@ -197,6 +197,16 @@ class RunCountsOut(BaseModel):
     stopped: int = Field(description="cut short by a stop (API stop or Ctrl-C); not counted as failed")
 
 
+class PerClassOut(BaseModel):
+    class_: str = Field(alias="class", description="the class name (its id where the dataset has no names)")
+    precision: float
+    recall: float
+    f1: float
+    support: int
+
+    model_config = ConfigDict(populate_by_name=True)
+
+
 class RunSummaryOut(BaseModel):
     job_id: str
     status: JobStatus
@@ -205,6 +215,12 @@ class RunSummaryOut(BaseModel):
     best_trial: Optional[TrialOut] = Field(None, description="with its test metrics; null when no trial completed")
     test_accuracy: Number = Field(None, description="the best model on the held-out test split (touched once)")
     test_loss: Number = None
+    macro_f1: Number = Field(None, description="the best model's macro-F1 on the test split")
+    balanced_accuracy: Number = Field(None, description="the best model's mean recall over classes on the test split")
+    per_class: list[PerClassOut] = Field(
+        default_factory=list, description="the best model's precision, recall, F1 and support per class on the test "
+        "split, worst F1 first")
+    stopped_reason: Optional[str] = Field(None, description="why the search ended early (target_value reached)")
     wall_s: Number = Field(None, description="the run's wall time in seconds (summary.json's wall_s)")
     counts: RunCountsOut
     baseline_trial: Optional[int] = Field(None, description="the warm-start baseline trial's number, if any")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Optional
@@ -75,18 +76,32 @@ class ApiSettings(BaseModel):
                                      "before it is killed (504)")
     allow_shared_studies: bool = Field(False, description="let a job attach to a study another job owns "
                                        "(study_name or run_name naming it); off: 422")
+    notify_allowed_hosts: tuple[str, ...] = Field(
+        (), description="hosts a request's notify_url (webhook) may name (comma-separated, e.g. "
+        "hooks.slack.com,ci.example.com); none = requests with notify_url are refused (422), so a job cannot "
+        "make this server POST to its own network")
     gpu_proxy_probe_interval_s: float = Field(
         15.0, ge=0, le=86400, description="seconds between background checks that the GPU proxy endpoint answers "
         "(GET <endpoint>/health, 5 s timeout; /health shows the last result as gpu_proxy_status); 0 turns "
         "the checks off (gpu_proxy_status=disabled)")
 
-    @field_validator("cors_origins", "data_roots", mode="before")
+    @field_validator("cors_origins", "data_roots", "notify_allowed_hosts", mode="before")
     @classmethod
     def _split_commas(cls, value: Any) -> Any:
         """Lists are written comma-separated in the environment and on the command line."""
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip() and part.strip().lower() != "none")
         return value
+
+    @field_validator("notify_allowed_hosts")
+    @classmethod
+    def _host_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        """Host names compare case-insensitively; a URL or a port here would never match, so say so."""
+        hosts = tuple(host.strip().lower().rstrip(".") for host in value)
+        bad = [host for host in hosts if not re.fullmatch(r"[a-z0-9.\-]+|\[[0-9a-f:]+\]", host)]
+        if bad:
+            raise ValueError(f"expected host names or IP addresses without scheme or port, got {bad[0]!r}")
+        return hosts
 
     @field_validator("server_log_level")
     @classmethod

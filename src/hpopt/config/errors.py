@@ -69,6 +69,8 @@ def describe_allowed(key: str) -> str:
         text = "an integer" if base is int else "a number"
         if rng:
             text += " " + rng[len(key) + 1:] if rng.startswith(key + " ") else " with " + rng
+    elif get_origin(base) is dict:
+        text = "the path of a YAML file (the API: a JSON object)"
     else:
         text = "a non-empty text"
     return text + (", or none" if optional else "")
@@ -115,5 +117,7 @@ def explain_validation_error(
     if kind in _RANGE_ERRORS:
         return f"{key}={shown} is out of range: allowed {describe_range(key)}{_from(source)}"
     if kind == "value_error":
-        return cause + _from(source) if key == "dataset" else str(invalid_value(key, value, source, cause))
+        if key in ("dataset", "search_space"):  # their messages name the file themselves
+            return cause + _from(source)
+        return str(invalid_value(key, value, source, cause))
     return str(invalid_value(key, value, source))

@@ -38,6 +38,7 @@ NON_CONFIG_ENV_VARS: frozenset[str] = frozenset({
     "HYPEROPT_MAX_QUEUED_JOBS", "HYPEROPT_ALLOW_SHARED_STUDIES", "HYPEROPT_GPU_PROXY_PROBE_INTERVAL_S",
     "HYPEROPT_MAX_PREDICT_UPLOAD_BYTES", "HYPEROPT_MAX_PREDICT_TEXTS", "HYPEROPT_MAX_PREDICT_TEXT_CHARS",
     "HYPEROPT_PREDICT_TIMEOUT_S", "HYPEROPT_MAX_CONCURRENT_PREDICTIONS",
+    "HYPEROPT_NOTIFY_ALLOWED_HOSTS",
 })
 _TRUE = {"true", "yes", "1", "on"}
 _FALSE = {"false", "no", "0", "off"}
@@ -103,7 +104,9 @@ def _parse_value(key: str, raw: Any, source: str) -> Any:
     text = raw.strip() if isinstance(raw, str) else None
     if text is not None and key in VALUE_ALIASES:
         text = value_alias(key, text)
-    if get_origin(base) is Literal:
+    if get_origin(base) is dict:  # search_space: a file path (CLI, env) or a mapping (API, config.json)
+        value = dict(raw) if isinstance(raw, Mapping) else text if text else _REJECT
+    elif get_origin(base) is Literal:
         value = _as_choice(base, text)
     else:
         value = _PARSERS.get(base, _as_text)(raw, text)

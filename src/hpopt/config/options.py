@@ -28,6 +28,7 @@ from hpopt.spec import Activation, Mode, Precision
 __all__ = ["EXPORT_FORMATS", "OptimizationConfig", "TRIALS_LIMIT", "export_formats", "field_type"]
 
 TRIALS_LIMIT = 1_000_000
+TRACKING_BACKENDS = ("none", "tensorboard", "mlflow")
 
 
 def _f(default: Any, group: str, description: str, **constraints: Any) -> Any:
@@ -46,12 +47,16 @@ class OptimizationConfig(BaseModel):
         "health; pareto: optimize val_accuracy and overall_health together")
     optimize_for: Objective = _f(
         "val_accuracy", "search", "objective to optimize; train_accuracy (alias accuracy) is accuracy on "
-        "the training data; overall_health, neuron_utilization and training_stability need mode=health; "
-        "pareto mode fixes its own objectives")
+        "the training data; macro_f1 and balanced_accuracy score the validation predictions with every "
+        "class counted alike (for imbalanced data); overall_health, neuron_utilization and "
+        "training_stability need mode=health; pareto mode fixes its own objectives")
     trials: int = _f(50, "search", "number of Optuna trials to run", ge=1, le=TRIALS_LIMIT)
     activation: Optional[Activation] = _f(
         None, "search", "fix the activation of every layer (text: the dense layer after the LSTM); none lets "
         "the search choose (text: relu)")
+    search_space: Optional[dict[str, Any]] = _f(
+        None, "search", "YAML file overriding the built-in search space: per parameter a list of choices, "
+        "{low, high, log, step} or one fixed value (the API: the same as a JSON object); none = built-in space")
     sampler: Literal["tpe", "random", "cmaes"] = _f("tpe", "search", "Optuna sampler")
     pruner: Literal["median", "hyperband", "none"] = _f(
         "median", "search", "Optuna pruner that stops unpromising trials early")
@@ -61,6 +66,9 @@ class OptimizationConfig(BaseModel):
     warm_start: bool = _f(
         True, "search", "start a new study with a known-good architecture for the data's modality "
         "(trial 0), so the search begins from a strong baseline")
+    target_value: Optional[float] = _f(
+        None, "search", "end the study once a finished trial's value reaches this (maximize: >=, minimize: "
+        "<=); not with mode=pareto; none = run all trials", allow_inf_nan=False)
     timeout_hours: Optional[float] = _f(
         None, "search", "deadline for the whole run, counted from launch: the running trial stops at a "
         "batch end and keeps its best epoch, results are written before it; none = no limit", gt=0)
@@ -78,6 +86,10 @@ class OptimizationConfig(BaseModel):
     stop_no_learning: bool = _f(
         True, "training", "stop a trial still at chance level after its n_warmup_steps epochs (at least 1) "
         "and record it as no_learning")
+    class_weight: Literal["auto", "none", "balanced"] = _f(
+        "auto", "training", "weight the loss per class: balanced = n_samples / (n_classes * class count) "
+        "from the training split; auto = balanced when the largest class has more than 3x the samples of "
+        "the smallest, else none")
     precision: Precision = _f(
         "auto", "training", "auto: mixed float16 on a GPU (faster, half the activation memory), float32 on a CPU; "
         "decided where the trial runs (the GPU proxy's worker too)")
@@ -108,6 +120,16 @@ class OptimizationConfig(BaseModel):
         "and checked against the Keras model (summary.json export); none = only best_model.keras")
     plot_generation: Literal["all", "best", "none"] = _f(
         "all", "results", "plots to draw: all trials, the best trial only, or none")
+    notify_url: Optional[str] = _f(
+        None, "results", "webhook: POST a small JSON (run_name, status finished|failed|interrupted, best_value, "
+        "results path or job URL) here when the run ends; 3 tries, at most ~10 s; shown as scheme://host only; "
+        "none = no webhook")
+    tracking: str = _f(
+        "none", "results", "where trials are also logged: none, tensorboard (<run folder>/tensorboard), mlflow, "
+        "or a comma list (tensorboard,mlflow)")
+    mlflow_tracking_uri: Optional[str] = _f(
+        None, "results", "tracking=mlflow: the MLflow tracking URI (an operator setting for the API); none = "
+        "sqlite:///<results_dir>/mlflow.db")
     log_level: Literal["DEBUG", "INFO", "WARNING"] = _f(
         "DEBUG", "results", "level of logs/optimization.log (DEBUG = full detail); the terminal "
         "always shows progress lines, warnings and errors")
@@ -179,6 +201,49 @@ class OptimizationConfig(BaseModel):
             return value
         return ",".join(export_formats(value)) or "none"
 
+    @field_validator("tracking")
+    @classmethod
+    def _tracking_backends(cls, value: str) -> str:
+        """A comma list of backends, normalized ("mlflow, TensorBoard" -> "tensorboard,mlflow")."""
+        names = [n.strip().lower() for n in value.split(",") if n.strip()]
+        unknown = [n for n in names if n not in TRACKING_BACKENDS]
+        if unknown or not names:
+            import difflib
+
+            close = difflib.get_close_matches(unknown[0], TRACKING_BACKENDS, n=1) if unknown else []
+            hint = f" — did you mean {close[0]!r}?" if close else ""
+            raise ValueError(f"expected none, tensorboard, mlflow or a comma list of them{hint}")
+        chosen = [n for n in TRACKING_BACKENDS if n in names and n != "none"]
+        if "none" in names and chosen:
+            raise ValueError("none cannot be combined with a backend")
+        return ",".join(chosen) or "none"
+
+    @property
+    def tracking_backends(self) -> tuple[str, ...]:
+        """The tracking backends to log to (empty for none)."""
+        return tuple(n for n in self.tracking.split(",") if n != "none")
+
+    @field_validator("search_space", mode="before")
+    @classmethod
+    def _read_space_file(cls, value: Any) -> Any:
+        """A path (CLI, environment) is read here, so a bad file stops the run before TensorFlow loads;
+        the config keeps the file's content, which is what the run searches and what resumes compare."""
+        from hpopt.space_overrides import SearchSpaceError, check_overrides, load_space_file
+
+        if isinstance(value, (str, bytes)) or hasattr(value, "__fspath__"):
+            try:
+                value = {"__file__": str(value), **load_space_file(str(value))}
+            except SearchSpaceError as exc:
+                raise ValueError(str(exc)) from None
+        if isinstance(value, dict) and not value:
+            raise ValueError("search_space: expected a mapping of parameter: choices, range or value")
+        if isinstance(value, dict) and "__file__" not in value:
+            try:  # a mapping given directly (API): its parameters and values checked against both spaces
+                check_overrides(value, None, "search_space")
+            except SearchSpaceError as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
     @field_validator("optimize_for", mode="before")
     @classmethod
     def _old_objective_names(cls, value: Any) -> Any:
@@ -202,6 +267,19 @@ class OptimizationConfig(BaseModel):
             raise ValueError("expected an Optuna storage URL starting with " + ", ".join(STORAGE_URL_PREFIXES))
         return value
 
+    @field_validator("notify_url")
+    @classmethod
+    def _webhook_url(cls, value: Optional[str]) -> Optional[str]:
+        """A webhook is an http(s) URL with a host; anything else would only fail when the run ends."""
+        if value is None:
+            return value
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("expected an http:// or https:// URL with a host, e.g. https://hooks.example.com/T0/B0")
+        return value.strip()
+
     @model_validator(mode="after")
     def _consistent(self) -> "OptimizationConfig":
         """Rules between keys, which no single field can check."""
@@ -214,11 +292,32 @@ class OptimizationConfig(BaseModel):
             raise ValueError(
                 f"optimize_for={self.optimize_for!r} cannot be used with mode='pareto': pareto mode "
                 f"optimizes {' and '.join(PARETO_OBJECTIVES)} together; leave optimize_for unset")
+        if self.search_space is not None:
+            self._check_space()
+        if self.target_value is not None and self.mode == "pareto":
+            raise ValueError(
+                f"target_value={self.target_value:g} cannot be used with mode='pareto': a multi-objective "
+                "study has no single value to reach; use mode=simple or mode=health, or leave target_value unset")
         if self.optimize_for not in OBJECTIVES_BY_MODE[self.mode]:
             raise ValueError(
                 f"optimize_for={self.optimize_for!r} is not available in mode={self.mode!r}: allowed "
                 f"{', '.join(OBJECTIVES_BY_MODE[self.mode])}; {', '.join(HEALTH_ONLY_OBJECTIVES)} need mode=health")
         return self
+
+    def _check_space(self) -> None:
+        """The overrides against the dataset's own space (CNN or LSTM) when its modality is known now."""
+        from hpopt.space_overrides import SearchSpaceError, check_overrides, guess_modality
+
+        overrides = dict(self.search_space or {})
+        where = overrides.pop("__file__", "search_space")
+        if self.activation is not None and "activation" in overrides:
+            raise ValueError(f"activation={self.activation!r} and {where}'s activation both fix the activation: "
+                             "keep one")
+        try:
+            normalized = check_overrides(overrides, guess_modality(self.dataset), where)
+        except SearchSpaceError as exc:
+            raise ValueError(str(exc)) from None
+        object.__setattr__(self, "search_space", normalized)  # frozen model: set once, while validating
 
     @cached_property
     def run_name_time(self) -> datetime:

@@ -7,4 +7,5 @@ CONFIG_FILE = "config.json"  # the job's validated settings, written by the serv
 LOCK_FILE = "job.lock"  # held by the job process while it runs: its liveness
 LOG_FILE = "job.log"  # the job process's log
 
-__all__ = ["CONFIG_FILE", "EVENTS_FILE", "LOCK_FILE", "LOG_FILE"]
+__all__ = ["CONFIG_FILE", "EVENTS_FILE", "LOCK_FILE", "LOG_FILE", "NOTIFY_FILE"]
+NOTIFY_FILE = "notify.json"  # notify_url unmasked (config.json masks it) and the job's URL; mode 0600

@@ -27,7 +27,7 @@ except ImportError:  # pragma: no cover - Windows: no storage lock (one job at a
 from hpopt.events import RunListener
 from hpopt.interrupts import STOP, StopController
 from hpopt.jobs.event_log import EVENTS_FILE, EventWriter
-from hpopt.jobs.job_files import CONFIG_FILE, LOCK_FILE, LOG_FILE
+from hpopt.jobs.job_files import CONFIG_FILE, LOCK_FILE, LOG_FILE, NOTIFY_FILE
 from hpopt.jobs.launcher import hold_lock
 from hpopt.masking import MaskingFormatter, mask_text
 
@@ -42,6 +42,7 @@ class EventLogListener(RunListener):
     def __init__(self, writer: EventWriter, stop: Optional[StopController] = None) -> None:
         self.writer = writer
         self.interrupts = stop or StopController()
+        self.summary: Optional[dict[str, Any]] = None  # the run's summary once written (the webhook's numbers)
 
     def on_run_started(self, info: dict[str, Any]) -> None:
         self.writer.write("run_started", info=info)
@@ -71,6 +72,7 @@ class EventLogListener(RunListener):
 
     def on_run_finished(self, summary: dict[str, Any]) -> None:
         self.interrupts.finished()  # results are written: nothing left to interrupt
+        self.summary = summary
         condensed = {k: v for k, v in summary.items() if k not in ("trials", "config", "warnings")}  # sent one by one
         if isinstance(condensed.get("best_trial"), dict):
             condensed["best_trial"] = {k: v for k, v in condensed["best_trial"].items() if k != "history"}
@@ -113,6 +115,26 @@ def _prepare_storage(config: Any, lock_dir: Path) -> None:
         optuna.storages.RDBStorage(storage_url(config)).remove_session()
 
 
+_WEBHOOK_STATUS = {"completed": "finished", "failed": "failed", "interrupted": "interrupted"}
+
+
+def _notify(job_dir: Path, run_name: str, outcome: str, summary: Optional[dict[str, Any]],
+            error: Optional[str]) -> None:
+    """The job's notify_url webhook (notify.json, written by the server when the request had one)."""
+    try:
+        target = json.loads((job_dir / NOTIFY_FILE).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return
+    except (OSError, ValueError) as exc:
+        logger.warning("webhook not sent: %s unreadable (%s)", NOTIFY_FILE, exc)
+        return
+    from hpopt.notify import notify, payload_from_summary
+
+    payload = payload_from_summary(run_name, _WEBHOOK_STATUS.get(outcome, outcome), summary,
+                                   job_id=target.get("job_id"), job_url=target.get("job_url"), error=error)
+    notify(target.get("url"), payload)
+
+
 def run_job(job_dir: Path, attempt: int, parent_pid: Optional[int], nice: int, hard_stop_after: float = 30.0) -> int:
     """Run the job once; returns the process exit status."""
     from hpopt.config import OptimizationConfig
@@ -134,8 +156,9 @@ def run_job(job_dir: Path, attempt: int, parent_pid: Optional[int], nice: int, h
             config = with_operator_settings(config)  # config.json holds them masked
         except (OSError, ValueError) as exc:  # e.g. a custom dataset deleted since the job was queued
             writer.write("job_started", attempt=attempt, pid=os.getpid(), directions=["maximize"])
-            writer.write("job_outcome", outcome="failed",
-                         error=mask_text(f"the job's settings are no longer valid: {exc}")[:2000])
+            error = mask_text(f"the job's settings are no longer valid: {exc}")[:2000]
+            writer.write("job_outcome", outcome="failed", error=error)
+            _notify(job_dir, job_dir.name, "failed", None, error)
             return EXIT_FAILED
         _setup_logging(job_dir, config.log_level)
         interrupts.immediate = config.workers > 1  # the worker pool forwards the stop to its processes
@@ -143,12 +166,14 @@ def run_job(job_dir: Path, attempt: int, parent_pid: Optional[int], nice: int, h
             interrupts.watch_parent(parent_pid)
         writer.write("job_started", attempt=attempt, pid=os.getpid(), directions=_directions(config))
         outcome, error, code = "completed", None, EXIT_COMPLETED
+        listener = None
         try:
             from hpopt.run_clock import process_launch_time
             from hpopt.runner import run_optimization  # TensorFlow loads here, in the job process only
 
             _prepare_storage(config, job_dir.parent)
-            run_optimization(config, EventLogListener(writer, interrupts), launched_at=process_launch_time())
+            listener = EventLogListener(writer, interrupts)
+            run_optimization(config, listener, launched_at=process_launch_time())
         except KeyboardInterrupt:
             outcome, error, code = "interrupted", interrupts.reason, EXIT_INTERRUPTED
         except Exception as exc:  # noqa: BLE001 - the job's outcome must reach the server whatever failed
@@ -157,6 +182,7 @@ def run_job(job_dir: Path, attempt: int, parent_pid: Optional[int], nice: int, h
         interrupts.finished()
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the outcome line must be written whatever comes now
         writer.write("job_outcome", outcome=outcome, error=error)
+        _notify(job_dir, config.resolved_run_name(), outcome, listener.summary if listener else None, error)
         return code
     finally:
         writer.close()

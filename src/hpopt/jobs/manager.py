@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import secrets
 import shutil
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any, Optional
 
 from hpopt.jobs.event_log import EVENTS_FILE
 from hpopt.jobs.hub import Hub
-from hpopt.jobs.job_files import CONFIG_FILE, LOCK_FILE
+from hpopt.jobs.job_files import CONFIG_FILE, LOCK_FILE, NOTIFY_FILE
 from hpopt.jobs.launcher import lock_held
 from hpopt.jobs.limits import JobSettings
 from hpopt.jobs.live_state import JobLive
@@ -128,8 +129,8 @@ class JobManager:
             self.supervisor.launch(record)
 
     # ---- commands ----------------------------------------------------------------------
-    def submit(self, config: Any) -> JobRecord:
-        """Queue a validated OptimizationConfig as a new job."""
+    def submit(self, config: Any, public_url: Optional[str] = None) -> JobRecord:
+        """Queue a validated OptimizationConfig as a new job (``public_url``: the server's base URL, for webhooks)."""
         job_id = secrets.token_hex(8)
         run_name = config.run_name or f"{config.default_run_name()}_{job_id[:8]}"
         if self.store.by_run_name(run_name) is not None:
@@ -148,6 +149,8 @@ class JobManager:
         record = JobRecord(job_id=job_id, status="pending", run_name=run_name, config=data,
                            created_at=now, updated_at=now, queued_at=now, owns_study=not users)
         self._write_config(job_id, data)
+        if getattr(config, "notify_url", None):
+            self._write_notify(job_id, config.notify_url, public_url)
         record = self.store.add(record)
         logger.info("job %s queued: run %s, dataset %s, %s trials", job_id, run_name, data["dataset"], data["trials"])
         self.schedule()
@@ -167,6 +170,14 @@ class JobManager:
         tmp = folder / (CONFIG_FILE + ".tmp")
         tmp.write_text(json.dumps(config, indent=2))
         tmp.replace(folder / CONFIG_FILE)
+
+    def _write_notify(self, job_id: str, url: str, public_url: Optional[str]) -> None:
+        """config.json holds notify_url as scheme://host only; the job process reads the real one here."""
+        job_url = f"{public_url.rstrip('/')}/jobs/{job_id}" if public_url else f"/jobs/{job_id}"
+        path = self.job_dir(job_id) / NOTIFY_FILE
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump({"url": url, "job_id": job_id, "job_url": job_url}, handle)
 
     def stop(self, job_id: str) -> JobRecord:
         record = self.get(job_id)

@@ -16,7 +16,7 @@ from hpopt.masking import MASK
 __all__ = ["OPERATOR_SECRET_KEYS", "with_operator_settings", "operator_storage"]
 
 # Kept masked in a job's config.json and re-read from the server's settings when the job runs.
-OPERATOR_SECRET_KEYS = ("storage", "gpu_proxy_endpoint", "gpu_proxy_repo_url", "gpu_proxy_ref")
+OPERATOR_SECRET_KEYS = ("storage", "gpu_proxy_endpoint", "gpu_proxy_repo_url", "gpu_proxy_ref", "mlflow_tracking_uri")
 
 
 def with_operator_settings(config: OptimizationConfig, environ: Optional[dict[str, str]] = None,

@@ -6,20 +6,32 @@ fetching their results (download).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from hpopt.remote_client.errors import EXIT_USAGE, ClientError
 from hpopt.remote_client.server_api import Api, error_detail, json_body
 
 
-def parse_settings(pairs: list[str]) -> dict[str, str]:
-    settings: dict[str, str] = {}
+def parse_settings(pairs: list[str]) -> dict[str, Any]:
+    settings: dict[str, Any] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
             raise ClientError(f"expected key=value, got {pair!r} (e.g. dataset=cifar10 trials=15)", EXIT_USAGE)
-        settings[key.strip()] = value
+        settings[key.strip()] = _search_space(value) if key.strip() == "search_space" else value
     return settings
+
+
+def _search_space(path: str) -> Any:
+    """search_space=file.yaml: the server takes the file's content (a request never names server
+    files), so the client reads it here; the server checks it."""
+    import yaml
+
+    try:
+        return yaml.safe_load(Path(path).expanduser().read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ClientError(f"search_space={path}: cannot read this YAML file ({exc})", EXIT_USAGE) from None
 
 
 def submit(api: Api, settings: dict[str, Any]) -> dict[str, Any]:

@@ -13,7 +13,8 @@ const PRIMARY = ["dataset", "mode", "optimize_for", "trials", "health_weight", "
 // The endpoint is an operator setting (HYPEROPT_GPU_PROXY_ENDPOINT on the server): shown, never sent.
 const GPU = ["use_gpu_proxy", "gpu_proxy_fallback_local", "gpu_proxy_sample_percentage", "gpu_proxy_use_stratified_sampling"];
 const ADVANCED = ["run_name", "sampler", "pruner", "activation", "n_startup_trials", "n_warmup_steps", "random_seed",
-  "early_stopping_patience", "enable_early_stopping", "plot_generation", "timeout_hours", "workers", "precision"];
+  "early_stopping_patience", "enable_early_stopping", "plot_generation", "timeout_hours", "workers", "precision", "tracking",
+  "class_weight", "target_value"];
 const FALLBACK = { trials: { default: 20 }, health_weight: { default: 0.3 }, max_epochs_per_trial: { default: 20 }, min_epochs_per_trial: { default: 5 } };
 // A first run from the form is light (minutes on a laptop CPU), unless the server's defaults are lighter still.
 const LIGHT = { trials: 10, max_epochs_per_trial: 5, min_epochs_per_trial: 2 };

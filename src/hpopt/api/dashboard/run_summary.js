@@ -56,6 +56,25 @@ function countsText(c) {
   return `${c.trials} trials: ${parts.join(", ")}`;
 }
 
+// The best model's per-class test results, worst F1 first (from the API, already sorted).
+const PER_CLASS_ROWS = 10;
+function perClassTable(s) {
+  const rows = s.per_class || [];
+  if (!rows.length) return null;
+  const cell = (v) => h("td", { class: "mono", text: num(v, 3) });
+  const shown = rows.slice(0, PER_CLASS_ROWS);
+  return h("div", { id: "run-per-class" }, [
+    h("h4", { text: `per-class results (test split)${rows.length > shown.length ? `: the ${shown.length} worst of ${rows.length}` : ""}` }),
+    h("p", { class: "note", text: `macro-F1 ${num(s.macro_f1)}, balanced accuracy ${pct(s.balanced_accuracy)}; worst F1 first (report.md lists every class)` }),
+    h("table", { class: "params", id: "run-per-class-table" }, [
+      h("thead", {}, h("tr", {}, ["class", "precision", "recall", "F1", "support"].map((t) => h("th", { scope: "col", text: t })))),
+      h("tbody", {}, shown.map((r) => h("tr", { dataset: { class: r.class } }, [
+        h("th", { scope: "row", text: r.class }), cell(r.precision), cell(r.recall), cell(r.f1),
+        h("td", { class: "mono", text: String(r.support) })]))),
+    ]),
+  ]);
+}
+
 function draw(el, live, s) {
   const best = s.best_trial;
   const baseline = s.baseline_trial;
@@ -79,6 +98,8 @@ function draw(el, live, s) {
       `* Trial${s.at_chance.length > 1 ? "s" : ""} ${s.at_chance.join(", ")} stayed at chance level`,
       s.chance_accuracy ? ` (val accuracy at most ${pct(s.chance_ceiling)}; a guess scores ${pct(s.chance_accuracy)}). ` : ". ",
       CHANCE_NOTE]) : null,
+    s.stopped_reason ? h("p", { id: "run-stopped-reason", text: `Stopped early: ${s.stopped_reason}.` }) : null,
+    perClassTable(s),
     h("div", { class: "actions" }, links),
   ]);
   replace(el, [

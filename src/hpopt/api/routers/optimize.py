@@ -11,7 +11,13 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from hpopt.api.deps import ManagerDep, errors
-from hpopt.api.optimize_request import RequestError, check_job_limits, config_from_body, optimize_request_schema
+from hpopt.api.optimize_request import (
+    RequestError,
+    check_job_limits,
+    check_notify_url,
+    config_from_body,
+    optimize_request_schema,
+)
 from hpopt.api.schemas import JobOut
 from hpopt.api.security import require_api_key
 from hpopt.jobs.manager import JobConflict, QueueFull, StudyTaken
@@ -65,10 +71,11 @@ async def optimize(request: Request, response: Response, manager: ManagerDep) ->
         config = await run_in_threadpool(  # may read a dataset's headers: off the event loop
             config_from_body, body, manager.results_dir, data_roots=manager.settings.data_root_paths)
         check_job_limits(config, manager.settings)
+        check_notify_url(config, manager.settings)
     except RequestError as exc:
         raise _invalid_all(exc.problems) from None
     try:
-        record = manager.submit(config)
+        record = manager.submit(config, public_url=str(request.base_url))
     except StudyTaken as exc:
         raise _invalid(str(exc), exc.key, kind="study_taken") from None
     except QueueFull as exc:
