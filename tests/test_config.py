@@ -37,7 +37,7 @@ DEFAULTS = {
     "min_epochs_per_trial": 5, "n_startup_trials": 5, "n_warmup_steps": 2, "random_seed": 42,
     "timeout_hours": None, "validation_split": 0.2, "test_size": 0.2, "early_stopping_patience": 5,
     "enable_early_stopping": True, "min_steps_per_epoch": 50, "stop_no_learning": True, "save_best_model": True,
-    "plot_generation": "all",
+    "export": "none", "plot_generation": "all",
     "use_gpu_proxy": False, "gpu_proxy_auto_clone": True, "gpu_proxy_endpoint": None,
     "gpu_proxy_fallback_local": True, "gpu_proxy_sample_percentage": 1.0,
     "gpu_proxy_use_stratified_sampling": True, "gpu_proxy_concurrency": 1, "gpu_proxy_timeout_s": 7200.0,

@@ -19,6 +19,7 @@ KEY_COLUMN = 34
 USAGE = """\
 usage: python src/optimizer.py [key=value ...]
        python src/optimizer.py --help | --version
+       python src/optimizer.py predict run=<run folder> input=<path> [...]   (predict --help: its keys)
 
 Search CNN (image) and LSTM (text) architectures for Keras with Optuna. Every setting is
 key=value; on success the last line printed is "results: <path of the run folder>".

@@ -43,6 +43,32 @@ class RunLayout:
         return self.run_dir / BEST_MODEL_FILE
 
     @property
+    def preprocessing(self) -> Path:
+        """How inputs become model inputs (hpopt.datasets.preprocessing), for predict."""
+        return self.run_dir / "preprocessing.json"
+
+    @property
+    def export_dir(self) -> Path:
+        return self.run_dir / "export"
+
+    @property
+    def export_savedmodel(self) -> Path:
+        return self.export_dir / "savedmodel"
+
+    @property
+    def export_tflite(self) -> Path:
+        return self.export_dir / "model.tflite"
+
+    @property
+    def export_onnx(self) -> Path:
+        return self.export_dir / "model.onnx"
+
+    def model_file(self, fmt: str) -> Path:
+        """The best model in ``fmt``: keras (best_model.keras), savedmodel, tflite or onnx (export/)."""
+        return {"keras": self.best_model, "savedmodel": self.export_savedmodel, "tflite": self.export_tflite,
+                "onnx": self.export_onnx}[fmt]
+
+    @property
     def best_hyperparameters(self) -> Path:
         return self.run_dir / "best_hyperparameters.yaml"
 

@@ -106,6 +106,23 @@ def _warning_lines(summary: dict[str, Any]) -> list[str]:
     return lines + [""]
 
 
+def _export_lines(summary: dict[str, Any]) -> list[str]:
+    """export=: where each format is and how closely it reproduces the Keras model."""
+    exported = summary.get("export") or {}
+    if not exported:
+        return []
+    lines = ["## Exported model", "", "| format | path | max abs diff vs Keras | MB | seconds |",
+             "|---|---|---|---|---|"]
+    for fmt, item in exported.items():
+        if "error" in item:
+            lines.append(f"| {fmt} | failed: {item['error']} | | | |")
+        else:
+            lines.append(f"| {fmt} | `{item['path']}` | {item['max_abs_diff']:.2e} | "
+                         f"{item.get('bytes', 0) / 1e6:.2f} | {item.get('seconds', 0):.1f} |")
+    return lines + ["", "Predict with any of them: `python src/optimizer.py predict run=<this folder> "
+                    "input=<files> model=<format>`.", ""]
+
+
 def _per_class_lines(best: dict[str, Any]) -> list[str]:
     """The best model's per-class results on the test split, worst F1 first (ties: fewer samples first)."""
     rows = best.get("per_class") or []
@@ -175,6 +192,7 @@ def write_report(run_dir: Path, summary: dict[str, Any], plots: dict[str, Any]) 
     lines.append("")
     lines += _execution_lines(summary)
     lines += cost_lines(summary)
+    lines += _export_lines(summary)
     if plots.get("study"):
         lines += ["## Study plots", ""]
         for name, path in plots["study"].items():

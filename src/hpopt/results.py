@@ -17,6 +17,7 @@ import optuna
 import yaml
 from optuna.trial import FrozenTrial, TrialState
 
+from hpopt.datasets import preprocessing
 from hpopt.jsonutil import to_jsonable, write_json
 from hpopt.layout import RunLayout
 from hpopt.search_space import WARM_START_ATTR
@@ -175,6 +176,15 @@ def build_summary(*, run_name: str, config: "OptimizationConfig", study: optuna.
             for t in best
         ]
     return summary
+
+
+def write_preprocessing(run_dir: Path, dataset: Any) -> Optional[Path]:
+    """preprocessing.json, so ``predict`` turns new files into inputs exactly as training did."""
+    try:
+        return preprocessing.write(run_dir, dataset)
+    except (OSError, ValueError, TypeError, AttributeError) as exc:
+        logger.warning("preprocessing.json not written (%s): predict will refuse this run", exc)
+        return None
 
 
 def write_summary(run_dir: Path, summary: dict[str, Any]) -> None:

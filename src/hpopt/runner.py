@@ -30,6 +30,7 @@ from hpopt.results import (  # noqa: E402
     previous_best_number,
     trial_row,
     write_hyperparameters,
+    write_preprocessing,
     write_summary,
 )
 from hpopt.run_clock import RunClock  # noqa: E402
@@ -270,7 +271,9 @@ def finalize_run(config: "OptimizationConfig", study: optuna.Study, dataset: Any
         model_path = place_best_model(run_dir, best_number, keep={t.number for t in best})
     if best:
         write_hyperparameters(RunLayout(run_dir).best_hyperparameters, best[0], config)
+    write_preprocessing(run_dir, dataset)
     evaluation = evaluate_on_test(model_path, dataset) if model_path else None
+    exported = _export(config, model_path, dataset, run_dir)
     test_metrics = {k: v for k, v in (evaluation or {}).items() if k in TEST_METRICS}
     summary = build_summary(
         run_name=run_dir.name, config=config, study=study, rows=rows, wall_s=wall_s, best=best,
@@ -279,6 +282,8 @@ def finalize_run(config: "OptimizationConfig", study: optuna.Study, dataset: Any
     summary["search_space"] = run_space(config, data_shape(dataset)).to_dict()
     summary["execution"] = execution_section(
         rows, training_samples_by_place(config, len(dataset.y_train), dataset.y_train), config.min_steps_per_epoch)
+    if exported is not None:
+        summary["export"] = exported
     timeline = read_best_so_far(run_dir)
     summary["best_over_time"] = timeline.get("points", [])
     summary["wall_time"] = _wall_time(clock, search_ended_at, timeline)
@@ -303,6 +308,22 @@ def finalize_run(config: "OptimizationConfig", study: optuna.Study, dataset: Any
     write_summary(run_dir, summary)
     write_report(run_dir, summary, plots)
     return summary
+
+
+def _export(config: "OptimizationConfig", model_path: Optional[Path], dataset: Any, run_dir: Path
+            ) -> Optional[dict[str, Any]]:
+    """export= formats of the best model (summary.json ``export``); None when none were asked for."""
+    from hpopt.config.options import export_formats
+
+    formats = export_formats(config.export)
+    if not formats:
+        return None
+    if model_path is None:
+        logger.warning("export=%s skipped: there is no best_model.keras to export", config.export)
+        return {fmt: {"error": "no best model"} for fmt in formats}
+    from hpopt.export import export_model
+
+    return export_model(model_path, dataset, run_dir, formats)
 
 
 def _wall_time(clock: RunClock, search_ended_at: float, timeline: dict[str, Any]) -> dict[str, Any]:

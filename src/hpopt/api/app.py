@@ -21,7 +21,8 @@ from starlette.routing import Match, Route
 
 from hpopt import __version__
 from hpopt.api.gpu_proxy_probe import GpuProxyProbe
-from hpopt.api.routers import analysis, dashboard, files, jobs, meta, optimize, stream, trials
+from hpopt.api.predict_process import PredictionSlots
+from hpopt.api.routers import analysis, dashboard, files, jobs, meta, optimize, predict, stream, trials
 from hpopt.api.security import AccessLog, BodySizeLimit, require_api_key
 from hpopt.api.settings import ApiSettings, load_settings
 from hpopt.jobs.manager import JobManager
@@ -36,6 +37,7 @@ Hyperparameter optimization of Keras models with Optuna, as managed jobs.
 * **WebSocket /jobs/{id}/stream** pushes its events as JSON: `state` first, then
   `job_status`, `run_started`, `trial_started`, `epoch`, `trial_finished`, `run_finished`,
   `job_finished` (then the server closes the socket).
+* **POST /jobs/{id}/predict** runs a finished job's best model on an uploaded file or a list of texts.
 * **POST /jobs/{id}/stop**, **/resume**, **DELETE /jobs/{id}** control it;
   **/files**, **/files/{path}** and **/download** (ZIP) fetch its results.
 
@@ -98,7 +100,8 @@ def create_app(settings: Optional[ApiSettings] = None) -> FastAPI:
     app = FastAPI(title="hpopt API", version=__version__, description=DESCRIPTION, lifespan=lifespan,
                   openapi_url=None, docs_url=None, redoc_url=None)
     app.state.settings = settings
-    for module in (meta, optimize, jobs, trials, analysis, files, stream, dashboard):
+    app.state.predictions = PredictionSlots(settings.max_concurrent_predictions)
+    for module in (meta, optimize, jobs, predict, trials, analysis, files, stream, dashboard):
         if module is meta:
             app.include_router(meta.health_router)
         app.include_router(module.router)
@@ -123,6 +126,7 @@ def create_app(settings: Optional[ApiSettings] = None) -> FastAPI:
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_credentials=False,
                            allow_methods=["GET", "POST", "DELETE"], allow_headers=["X-API-Key", "Authorization",
                                                                                    "Content-Type"])
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes,
+                       upload_max_bytes=settings.max_predict_upload_bytes)
     app.add_middleware(AccessLog)
     return app

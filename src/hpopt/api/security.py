@@ -60,20 +60,25 @@ async def require_api_key(
                             "Authorization: Bearer", headers={"WWW-Authenticate": "Bearer"})
 
 
-class BodySizeLimit:
-    """Rejects request bodies over max_bytes with 413 before the app reads them."""
+UPLOAD_PATH = re.compile(r"^/jobs/[^/]+/predict/?$")  # file uploads: their own, larger limit
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+
+class BodySizeLimit:
+    """Rejects request bodies over max_bytes (upload routes: upload_max_bytes) with 413 before the app reads them."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, upload_max_bytes: Optional[int] = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.upload_max_bytes = upload_max_bytes or max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.upload_max_bytes if UPLOAD_PATH.match(scope.get("path", "")) else self.max_bytes
         length = dict(scope.get("headers") or []).get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
-            await self._reject(send)
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            await self._reject(send, limit)
             return
         body, more = bytearray(), True
         messages: list[Message] = []
@@ -84,8 +89,8 @@ class BodySizeLimit:
                 break
             body += message.get("body", b"")
             more = message.get("more_body", False)
-            if len(body) > self.max_bytes:
-                await self._reject(send)
+            if len(body) > limit:
+                await self._reject(send, limit)
                 return
         messages.insert(0, {"type": "http.request", "body": bytes(body), "more_body": False})
 
@@ -94,8 +99,8 @@ class BodySizeLimit:
 
         await self.app(scope, replay, send)
 
-    async def _reject(self, send: Send) -> None:
-        detail = f'{{"detail":"request body larger than {self.max_bytes} bytes"}}'.encode()
+    async def _reject(self, send: Send, limit: int) -> None:
+        detail = f'{{"detail":"request body larger than {limit} bytes"}}'.encode()
         await send({"type": "http.response.start", "status": 413,
                     "headers": [(b"content-type", b"application/json"),
                                 (b"content-length", str(len(detail)).encode())]})

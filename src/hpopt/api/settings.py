@@ -62,6 +62,18 @@ class ApiSettings(BaseModel):
                                  "this machine's CPU count")
     max_queued_jobs: int = Field(10, ge=0, le=100_000, description="most jobs waiting as pending; beyond it "
                                  "POST /optimize and resume answer 429 with Retry-After")
+    max_predict_upload_bytes: int = Field(
+        16 * 1024 * 1024, ge=1024, le=1024 ** 3, description="largest body POST /jobs/{id}/predict accepts (an "
+        "uploaded image, .npz or text file); larger answers 413")
+    max_predict_texts: int = Field(1000, ge=1, le=1_000_000, description="most texts one POST /jobs/{id}/predict "
+                                   "JSON body may hold (422 beyond)")
+    max_predict_text_chars: int = Field(20_000, ge=1, le=10_000_000, description="longest text (characters) in a "
+                                        "predict JSON body (422 beyond)")
+    max_concurrent_predictions: int = Field(
+        2, ge=1, le=64, description="prediction subprocesses at once (each loads TensorFlow and the model); "
+        "beyond it POST /jobs/{id}/predict answers 429 with Retry-After")
+    predict_timeout_s: float = Field(300.0, gt=0, le=86400, description="seconds a prediction subprocess may run "
+                                     "before it is killed (504)")
     allow_shared_studies: bool = Field(False, description="let a job attach to a study another job owns "
                                        "(study_name or run_name naming it); off: 422")
     notify_allowed_hosts: tuple[str, ...] = Field(

@@ -25,7 +25,7 @@ from hpopt.config.choices import (
 from hpopt.config.names import dataset_stem, folder_name_problem
 from hpopt.spec import Activation, Mode, Precision
 
-__all__ = ["OptimizationConfig", "TRIALS_LIMIT", "field_type"]
+__all__ = ["EXPORT_FORMATS", "OptimizationConfig", "TRIALS_LIMIT", "export_formats", "field_type"]
 
 TRIALS_LIMIT = 1_000_000
 TRACKING_BACKENDS = ("none", "tensorboard", "mlflow")
@@ -114,6 +114,10 @@ class OptimizationConfig(BaseModel):
         None, "results", "name of the run folder; none = <UTC timestamp>_<dataset>_<mode>")
     results_dir: str = _f("./optimization_results", "results", "folder that receives the run folders", min_length=1)
     save_best_model: bool = _f(True, "results", "save the best trial's model as best_model.keras")
+    export: str = _f(
+        "none", "results", "also write the best model to export/: savedmodel (TF SavedModel), tflite "
+        "(model.tflite), onnx (model.onnx), or several comma-separated (savedmodel,tflite); each is reloaded "
+        "and checked against the Keras model (summary.json export); none = only best_model.keras")
     plot_generation: Literal["all", "best", "none"] = _f(
         "all", "results", "plots to draw: all trials, the best trial only, or none")
     notify_url: Optional[str] = _f(
@@ -198,6 +202,16 @@ class OptimizationConfig(BaseModel):
             return resolve_dataset_name(value)
         except DatasetError as exc:
             raise ValueError(str(exc)) from None
+
+    @field_validator("export", mode="before")
+    @classmethod
+    def _export_formats(cls, value: Any) -> Any:
+        """One spelling per choice ("tflite, SavedModel" -> "savedmodel,tflite"), refused when unknown."""
+        if isinstance(value, (list, tuple)):
+            value = ",".join(str(v) for v in value)
+        if not isinstance(value, str):
+            return value
+        return ",".join(export_formats(value)) or "none"
 
     @field_validator("tracking")
     @classmethod
@@ -371,6 +385,21 @@ class OptimizationConfig(BaseModel):
         from hpopt.masking import masked_config  # stdlib-only module: --help stays light
 
         return masked_config(data)
+
+
+EXPORT_FORMATS: tuple[str, ...] = ("savedmodel", "tflite", "onnx")
+
+
+def export_formats(value: str) -> tuple[str, ...]:
+    """``none`` | ``savedmodel`` | ``tflite`` | ``savedmodel,tflite`` -> the formats, in a fixed order."""
+    wanted = {part.strip().lower() for part in value.split(",") if part.strip()}
+    if wanted <= {"none"}:
+        return ()
+    unknown = sorted(wanted - set(EXPORT_FORMATS))
+    if unknown or "none" in wanted:
+        raise ValueError(f"unknown export format {', '.join(unknown or ['none (with others)'])}: allowed none, "
+                         "savedmodel, tflite, onnx or several comma-separated (savedmodel,tflite)")
+    return tuple(f for f in EXPORT_FORMATS if f in wanted)
 
 
 def field_type(key: str) -> tuple[bool, Any]:

@@ -47,6 +47,10 @@ class Dataset:
     y_test: np.ndarray
     class_names: list[str] = field(default_factory=list)
     vocab_size: int | None = None
+    # How raw inputs became these arrays, for predicting on new data (preprocessing.json):
+    # text_kind as in RawData; vocabulary (word -> id) only for raw text tokenized here.
+    text_kind: str | None = None
+    vocabulary: dict[str, int] | None = field(default=None, repr=False)
 
     @property
     def num_classes(self) -> int:

@@ -26,16 +26,25 @@ logger = logging.getLogger(__name__)
 
 def _encode_text(
     raw: RawData, parts: list[np.ndarray], sequence_length: int, vocab_size: int, source: str
+) -> tuple[list[np.ndarray], int, dict[str, int] | None]:
+    """Token ids for (train, val, test) in the package convention, the vocab size, and the
+    vocabulary when it was built here (raw text), so predict can encode new text the same way."""
+    if raw.text_kind != "raw":
+        out, size = _encode_ids(raw, parts, sequence_length, vocab_size, source)
+        return out, size, None
+    tokens = [[text.tokenize(str(t)) for t in part] for part in parts]
+    vocab = text.build_vocabulary(tokens[0], vocab_size)
+    encoded = [text.encode(tok, vocab) for tok in tokens]
+    longest = max((len(s) for s in encoded[0]), default=1)
+    length = max(1, min(sequence_length, longest))
+    logger.info("%s: vocabulary %d words, sequence length %d", source, len(vocab), length)
+    return [text.pad_sequences(e, length) for e in encoded], len(vocab) + text.FIRST_WORD_ID, vocab
+
+
+def _encode_ids(
+    raw: RawData, parts: list[np.ndarray], sequence_length: int, vocab_size: int, source: str
 ) -> tuple[list[np.ndarray], int]:
-    """Token ids for (train, val, test) in the package convention, and the vocab size."""
-    if raw.text_kind == "raw":
-        tokens = [[text.tokenize(str(t)) for t in part] for part in parts]
-        vocab = text.build_vocabulary(tokens[0], vocab_size)
-        encoded = [text.encode(tok, vocab) for tok in tokens]
-        longest = max((len(s) for s in encoded[0]), default=1)
-        length = max(1, min(sequence_length, longest))
-        logger.info("%s: vocabulary %d words, sequence length %d", source, len(vocab), length)
-        return [text.pad_sequences(e, length) for e in encoded], len(vocab) + text.FIRST_WORD_ID
+    """Texts that arrive as ids or ranks: padded and capped, no vocabulary built."""
     if raw.text_kind == "ranks":
         out = [text.pad_sequences(text.from_keras_ranks(p, vocab_size), sequence_length) for p in parts]
     elif raw.text_kind == "sequences":
@@ -97,11 +106,11 @@ def load_dataset(
     else:
         x_test, y_test = raw.x[test], raw.y[test]
     xs = [raw.x[train], raw.x[val], x_test]
-    vocab = None
+    vocab, words = None, None
     if raw.modality == "image":
         xs = [resize_array(x, size) for x in xs]
     else:
-        xs, vocab = _encode_text(raw, xs, sequence_length, vocab_size, ds_name)
+        xs, vocab, words = _encode_text(raw, xs, sequence_length, vocab_size, ds_name)
     assert y_test is not None
     ds = Dataset(
         name=ds_name, modality=raw.modality,
@@ -109,6 +118,7 @@ def load_dataset(
         x_val=xs[1], y_val=raw.y[val].astype(np.int64),
         x_test=xs[2], y_test=np.asarray(y_test, dtype=np.int64),
         class_names=list(raw.class_names), vocab_size=vocab,
+        text_kind=raw.text_kind if raw.modality == "text" else None, vocabulary=words,
     )
     logger.info("dataset loaded: %s", ds.summary())
     return ds
