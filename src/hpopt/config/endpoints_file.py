@@ -20,7 +20,8 @@ from typing import Any, Optional
 
 import yaml
 
-__all__ = ["EndpointEntry", "EndpointsFileError", "read_endpoints_file"]
+__all__ = ["EndpointEntry", "EndpointsFileError", "checked_endpoints_file", "check_endpoint_keys",
+           "read_endpoints_file"]
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _KEYS = ("name", "endpoint", "usd_per_hour", "memory_gb")
@@ -85,3 +86,23 @@ def read_endpoints_file(path_text: str) -> list[EndpointEntry]:
                                                                     entry.get("usd_per_hour")),
                                     _number(path, where, "memory_gb", entry.get("memory_gb"))))
     return result
+
+
+def checked_endpoints_file(value: Optional[str]) -> Optional[str]:
+    """The config's check of gpu_proxy_endpoints: the file reads, or a ValueError with its one line."""
+    if value is not None:
+        try:
+            read_endpoints_file(value)
+        except EndpointsFileError as exc:
+            raise ValueError(str(exc)) from None
+    return value
+
+
+def check_endpoint_keys(endpoints: Optional[str], endpoint: Optional[str], usd_per_hour: Optional[float]) -> None:
+    """ValueError when gpu_proxy_endpoints contradicts the single endpoint's keys."""
+    if endpoints is not None and endpoint is not None:
+        raise ValueError("gpu_proxy_endpoints and gpu_proxy_endpoint are both set: allowed one of them (list the "
+                         "single endpoint in the file, or unset gpu_proxy_endpoints)")
+    if endpoints is not None and usd_per_hour is not None:
+        raise ValueError("gpu_proxy_usd_per_hour prices the single gpu_proxy_endpoint: with gpu_proxy_endpoints "
+                         "give each endpoint its usd_per_hour in the file")

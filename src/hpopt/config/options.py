@@ -283,14 +283,8 @@ class OptimizationConfig(BaseModel):
     @classmethod
     def _endpoints_file(cls, value: Optional[str]) -> Optional[str]:
         """Read the file now: a mistake in it is one line before any run starts."""
-        if value is not None:
-            from hpopt.config.endpoints_file import EndpointsFileError, read_endpoints_file
-
-            try:
-                read_endpoints_file(value)
-            except EndpointsFileError as exc:
-                raise ValueError(str(exc)) from None
-        return value
+        from hpopt.config.endpoints_file import checked_endpoints_file
+        return checked_endpoints_file(value)
 
     @field_validator("notify_url")
     @classmethod
@@ -327,14 +321,8 @@ class OptimizationConfig(BaseModel):
             raise ValueError(
                 f"optimize_for={self.optimize_for!r} is not available in mode={self.mode!r}: allowed "
                 f"{', '.join(OBJECTIVES_BY_MODE[self.mode])}; {', '.join(HEALTH_ONLY_OBJECTIVES)} need mode=health")
-        if self.gpu_proxy_endpoints is not None and self.gpu_proxy_endpoint is not None:
-            raise ValueError(
-                "gpu_proxy_endpoints and gpu_proxy_endpoint are both set: allowed one of them (list the single "
-                "endpoint in the file, or unset gpu_proxy_endpoints)")
-        if self.gpu_proxy_endpoints is not None and self.gpu_proxy_usd_per_hour is not None:
-            raise ValueError(
-                "gpu_proxy_usd_per_hour prices the single gpu_proxy_endpoint: with gpu_proxy_endpoints give each "
-                "endpoint its usd_per_hour in the file")
+        from hpopt.config.endpoints_file import check_endpoint_keys
+        check_endpoint_keys(self.gpu_proxy_endpoints, self.gpu_proxy_endpoint, self.gpu_proxy_usd_per_hour)
         return self
 
     def _check_space(self) -> None:
