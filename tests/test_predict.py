@@ -219,3 +219,19 @@ def test_mistakes_exit_2_with_one_line_before_tensorflow(runs, tmp_path):
     assert "unsupported kind '.bin'" in result["unsupported extension"][1]
     assert "export=tflite" in result["not exported"][1]
     assert "did you mean 'input'" in result["unknown key"][1]
+
+
+def test_cli_terminal_is_quiet_and_warns_about_a_0_to_16_scale(runs, tmp_path, digits):
+    """A fresh ``optimizer.py predict``: TensorFlow's native start-up lines stay off the terminal, and
+    images on scikit-learn's 0..16 scale (read as 0..255: near black) get a one-line warning."""
+    dark = np.rint(digits.x_test[:10, ..., 0].astype(np.float32) * 16 / 255)  # 0..16, as load_digits gives
+    path = tmp_path / "digits16.npz"
+    np.savez(path, x_test=dark)
+    done = subprocess.run([sys.executable, str(SRC / "optimizer.py"), "predict", f"run={runs['digits']}",
+                           f"input={path}", f"output={tmp_path / 'out.csv'}"], capture_output=True, text=True,
+                          timeout=180, env={"PATH": "/usr/bin:/bin", "HYPEROPT_OFFLINE": "1"})
+    assert done.returncode == 0, done.stderr
+    lines = (done.stdout + done.stderr).splitlines()
+    assert not [line for line in lines if line.startswith(("I0000", "W0000", "E0000", "WARNING: All log messages"))]
+    assert sum("pixel values reach only 16" in line for line in lines) == 1, done.stderr
+    assert lines[-1].startswith("predictions: ") or done.stdout.splitlines()[-1].startswith("predictions: ")

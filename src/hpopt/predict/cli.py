@@ -18,6 +18,7 @@ from hpopt.datasets import preprocessing
 from hpopt.datasets.base import DatasetError
 from hpopt.layout import RunLayout
 from hpopt.masking import mask_text
+from hpopt.native_stderr import NativeStderrFilter
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 MODEL_FORMATS = ("keras", "savedmodel", "tflite", "onnx")
@@ -84,7 +85,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     try:
         from hpopt.predict import runner  # TensorFlow loads here, once the input is known to be good
 
-        table = runner.predict(model_path, values["model"], batch, spec)
+        with NativeStderrFilter():  # TensorFlow's absl/oneDNN start-up lines stay off the terminal
+            table = runner.predict(model_path, values["model"], batch, spec)
         output = Path(values["output"]).expanduser()
         runner.write_csv(output, table)
     except Exception as exc:  # noqa: BLE001 - one line for the terminal, the traceback in the log

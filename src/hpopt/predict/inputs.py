@@ -22,6 +22,7 @@ from hpopt.datasets.images import IMAGE_SUFFIXES, resize_image
 from hpopt.datasets.safe_npz import load_npz
 
 logger = logging.getLogger(__name__)
+DARK_MAX = 16  # brightest pixel at or below this: a 0..16 scale read as 0..255
 
 TEXT_SUFFIXES = (".txt", ".csv")
 NPZ_KEYS = ("x_test", "x")
@@ -105,9 +106,20 @@ def _npz(path: Path, spec: dict[str, Any]) -> Batch:
             raise PredictInputError(f"input={path}: {key} of shape {x.shape} is not images ((N, H, W) or "
                                     "(N, H, W, C)); this run classifies images")
         batch = preprocessing.image_batch(x, spec, f"{path} {key}")
+        _warn_if_dark(batch, f"{path} {key}")
     else:
         batch = preprocessing.id_batch(x, spec, f"{path} {key}")
     return Batch(batch, [str(i) for i in range(len(batch))])
+
+
+def _warn_if_dark(batch: np.ndarray, source: str) -> None:
+    """Pixels read as 0..255 that never pass DARK_MAX are almost surely on another scale (e.g.
+    scikit-learn's digits, 0..16): the model would see near-black images, so say so."""
+    brightest = int(batch.max()) if batch.size else 0
+    if 0 < brightest <= DARK_MAX:
+        logger.warning("warning: %s: pixel values reach only %d, read as 0..255 (near-black images); "
+                       "if they are on another scale (scikit-learn's digits: 0..16), scale them to 0..255 "
+                       "or to floats in 0..1", source, brightest)
 
 
 def _texts(path: Path) -> tuple[list[str], list[str]]:
