@@ -51,7 +51,7 @@ def hpopt(installed: dict, *args: str, cwd: Path | None = None, timeout: float =
 
 
 def test_the_hpopt_script_imports_the_installed_package_not_src(installed):
-    where = subprocess.run([sys.executable, "-c", "import hpopt, hpopt.entry; print(hpopt.__file__)"],
+    where = subprocess.run([sys.executable, "-c", "import hpopt, hpopt.entry.cli; print(hpopt.__file__)"],
                            cwd=installed["root"], env=installed["env"], capture_output=True, text=True, timeout=60)
     assert Path(where.stdout.strip()).is_relative_to(installed["site"]), where.stdout + where.stderr
     assert installed["hpopt"].exists()
@@ -69,7 +69,7 @@ def test_the_installed_metadata_carries_runtime_requirements_only(installed):
     names = {r.split(">")[0].split("<")[0].split("=")[0].split(";")[0].split("[")[0].strip() for r in requires}
     assert {"optuna", "fastapi", "tensorflow-cpu", "numpy"} <= names
     assert not names & set(DEV_TOOLS)
-    assert (installed["site"] / "bin" / "hpopt").read_text().count("hpopt.entry") == 1
+    assert (installed["site"] / "bin" / "hpopt").read_text().count("hpopt.entry.cli") == 1
 
 
 def test_requirements_split_runtime_and_dev():
@@ -78,7 +78,7 @@ def test_requirements_split_runtime_and_dev():
     assert set(DEV_TOOLS) <= set(dev)
     assert "-r requirements.txt" in (REPO / "requirements-dev.txt").read_text().splitlines()
     project = tomllib.loads((REPO / "pyproject.toml").read_text())
-    assert project["project"]["scripts"] == {"hpopt": "hpopt.entry:main"}
+    assert project["project"]["scripts"] == {"hpopt": "hpopt.entry.cli:main"}
     assert project["tool"]["setuptools"]["dynamic"]["dependencies"] == {"file": ["requirements.txt"]}
     makefile = (REPO / "Makefile").read_text()
     assert "$(STAMP): requirements.txt requirements-dev.txt" in makefile and "-r requirements-dev.txt" in makefile
@@ -110,7 +110,7 @@ def test_hpopt_run_optimizes_digits(installed):
 def test_predict_and_serve_forward_their_arguments(monkeypatch):
     import hpopt.api.cli
     import hpopt.cli
-    from hpopt.entry import main
+    from hpopt.entry.cli import main
 
     calls = []
     monkeypatch.setattr(hpopt.cli, "main", lambda argv: calls.append(("cli", argv)) or 0)

@@ -172,7 +172,8 @@ def _run(config: "OptimizationConfig", listener: RunListener, clock: RunClock, w
         logger.warning("interrupted: writing the results of the finished trials")
     search_ended_at = time.time()
     summary = finalize_run(config, study, dataset, run_dir, time.perf_counter() - started, interrupted,
-                           clock=clock, search_ended_at=search_ended_at, warnings=warnings)
+                           clock=clock, search_ended_at=search_ended_at, warnings=warnings,
+                           resolved={"search_space": space.to_dict(), "class_weight": choice.to_dict()})
     _report_stopped_trials(listener, summary, earlier)
     _track_run_end(config, run_dir, study.study_name, summary)
     listener.on_run_finished(summary)
@@ -240,8 +241,12 @@ def _report_stopped_trials(listener: RunListener, summary: dict[str, Any], earli
 def finalize_run(config: "OptimizationConfig", study: optuna.Study, dataset: Any, run_dir: Path,
                  wall_s: float, interrupted: bool, clock: Optional[RunClock] = None,
                  search_ended_at: Optional[float] = None,
-                 warnings: Optional[WarningCollector] = None) -> dict[str, Any]:
+                 warnings: Optional[WarningCollector] = None,
+                 resolved: Optional[dict[str, Any]] = None) -> dict[str, Any]:
     """Write summary.json, trials.csv, the best model and its test accuracy, plots and report.
+
+    ``resolved`` carries what the run settled before its trials (the effective search space, the
+    class weighting), so the summary records those very values instead of deriving them again.
 
     The model, test evaluation and summary come first, inside the time the deadline reserved;
     summary.json's ``wall_time`` is written again after the plots, so it shows both parts (and
@@ -279,7 +284,8 @@ def finalize_run(config: "OptimizationConfig", study: optuna.Study, dataset: Any
         run_name=run_dir.name, config=config, study=study, rows=rows, wall_s=wall_s, best=best,
         test_metrics=test_metrics, dataset_summary=dataset.summary(), interrupted=interrupted,
     )
-    summary["search_space"] = run_space(config, data_shape(dataset)).to_dict()
+    resolved = resolved or {}
+    summary["search_space"] = resolved.get("search_space")
     summary["execution"] = execution_section(
         rows, training_samples_by_place(config, len(dataset.y_train), dataset.y_train), config.min_steps_per_epoch)
     if exported is not None:
@@ -291,8 +297,7 @@ def finalize_run(config: "OptimizationConfig", study: optuna.Study, dataset: Any
     budget_reason = cost.pop("stopped_reason", None)  # gpu_budget_usd ended the run (no local fallback)
     summary.update(cost)
     summary["stopped_reason"] = stopped_reason(study, config.target_value) or budget_reason
-    summary["resolved"] = {"class_weight": resolve_class_weight(
-        config.class_weight, dataset.y_train, dataset.num_classes).to_dict()}
+    summary["resolved"] = {"class_weight": resolved.get("class_weight")}
     summary.update(warnings.section())
     write_summary(run_dir, summary)
     plots_deadline = None if clock.timeout_s is None else clock.launched_at + clock.timeout_s - PLOTS_MARGIN_S
